@@ -1,0 +1,307 @@
+"""Load and check the forwarder config (``config/groups.yaml``).
+
+:func:`load_config` reads the YAML, substitutes ``${ENV_VAR}`` references, validates every part
+(the top level, each source and sink against its adapter's own ``Config`` model, each group) and
+cross-checks them (a group's sink exists, there is a fallback group). It collects *every* problem
+before raising one :class:`~forwarder.errors.ConfigError`, each problem with its YAML path
+(``sinks.tg.token``, ``groups[2].chat_id``), the way ``vector validate`` reports.
+
+Relative paths in the config (``database``, ``model``, a Gammu ``database``) are relative to the
+working directory the daemon is started in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from forwarder import sinks as sink_registry
+from forwarder import sources as source_registry
+from forwarder.errors import ConfigError, Problem
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupConfig(Strict):
+    """One officer group chat (one per topic, often per kecamatan) and what it receives.
+
+    A complaint goes to every group whose ``topics`` include its topic and whose ``kecamatan``
+    (when given) include its kecamatan. The ``fallback`` group (triage) gets what no group takes.
+    """
+
+    name: str = Field(min_length=1)
+    sink: str = Field(min_length=1)
+    chat_id: str
+    topics: list[str] = Field(default_factory=list)
+    kecamatan: list[str] | None = None
+    fallback: bool = False
+    confidential: bool = False
+    dinas: str | None = None
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("chat_id must be a chat id, not a yes/no value")
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, str):
+            stripped = value.strip()
+            if not stripped:
+                raise ValueError("chat_id is empty")
+            return stripped
+        return value
+
+    @field_validator("topics", "kecamatan", mode="before")
+    @classmethod
+    def _names_are_text(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            bad = [v for v in value if not isinstance(v, str)]
+            if bad:
+                raise ValueError(
+                    f"every entry must be a name; got {bad!r} (YAML reads yes/no/on/off as "
+                    "booleans and bare numbers as numbers: quote them)"
+                )
+        return value
+
+
+class TopLevel(Strict):
+    version: Literal[1]
+    database: Path = Path("var/forwarder.db")
+    model: Path = Path("models/default")
+    confidence_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    kabupaten: str = "Bojonegoro"
+    timezone: str = "Asia/Jakarta"
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    groups: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Jakarta)")
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A checked config. ``sources``/``sinks`` map each name to its adapter's ``Config`` object."""
+
+    database: Path
+    model: Path
+    confidence_threshold: float
+    kabupaten: str
+    timezone: str
+    sources: dict[str, Any]
+    sinks: dict[str, Any]
+    groups: list[GroupConfig]
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def fallback(self) -> GroupConfig:
+        return next(g for g in self.groups if g.fallback)
+
+    def group(self, name: str) -> GroupConfig:
+        return next(g for g in self.groups if g.name == name)
+
+
+def _path_text(loc: tuple[Any, ...], prefix: str = "") -> str:
+    text = prefix
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = item["msg"]
+        hint = ""
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+            hint = "check the spelling; unknown keys are refused so typos do not pass silently"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        message = message.removeprefix("Value error, ")
+        problems.append(Problem(_path_text(loc, prefix), message, hint))
+    return problems
+
+
+def _substitute_env(node: Any, path: str, env: dict[str, str], problems: list[Problem]) -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string of the YAML tree."""
+    if isinstance(node, dict):
+        return {k: _substitute_env(v, _path_text((k,), path), env, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_env(v, f"{path}[{i}]", env, problems) for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env and env[name] != "":
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(
+                Problem(path, f"environment variable {name} is not set",
+                        f"export {name}=... before starting, or put it in the service's environment")
+            )
+            return ""
+
+        return _ENV_REF.sub(replace, node)
+    return node
+
+
+def parse_config(
+    data: Any, *, env: dict[str, str] | None = None, source: str = "", path: Path | None = None
+) -> Settings:
+    """Check an already-parsed YAML tree; raises ConfigError listing every problem."""
+    env = dict(os.environ) if env is None else env
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("", "the config must be a mapping of keys (version, sources, sinks, groups)")], source)
+    data = _substitute_env(data, "", env, problems)
+    try:
+        top = TopLevel.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc))
+        # go on with what can be read, to report problems of the parts too
+        top = None
+
+    def section(key: str) -> dict[str, Any]:
+        value = data.get(key) if isinstance(data, dict) else None
+        return value if isinstance(value, dict) else {}
+
+    sources: dict[str, Any] = {}
+    for name, raw in section("sources").items():
+        sources[name] = _adapter_config(f"sources.{name}", raw, source_registry, problems)
+    sinks: dict[str, Any] = {}
+    for name, raw in section("sinks").items():
+        sinks[name] = _adapter_config(f"sinks.{name}", raw, sink_registry, problems)
+
+    indexed: list[tuple[int, GroupConfig]] = []
+    raw_groups = data.get("groups") if isinstance(data.get("groups"), list) else []
+    for i, raw in enumerate(raw_groups):
+        try:
+            indexed.append((i, GroupConfig.model_validate(raw)))
+        except ValidationError as exc:
+            problems.extend(_problems_from(exc, f"groups[{i}]"))
+    groups = [g for _, g in indexed]
+    problems.extend(_cross_check(data, indexed, raw_groups))
+
+    if problems or top is None:
+        raise ConfigError(problems, source)
+    return Settings(
+        database=top.database,
+        model=top.model,
+        confidence_threshold=top.confidence_threshold,
+        kabupaten=top.kabupaten,
+        timezone=top.timezone,
+        sources={k: v for k, v in sources.items() if v is not None},
+        sinks={k: v for k, v in sinks.items() if v is not None},
+        groups=groups,
+        path=path,
+        raw=data,
+    )
+
+
+def _adapter_config(path: str, raw: Any, registry: Any, problems: list[Problem]) -> Any:
+    if not isinstance(raw, dict):
+        problems.append(Problem(path, "must be a mapping with a 'type' key"))
+        return None
+    type_name = raw.get("type")
+    if type_name is None:
+        problems.append(Problem(f"{path}.type", "required key is missing",
+                                f"one of: {', '.join(sorted(registry.REGISTRY))}"))
+        return None
+    if type_name not in registry.REGISTRY:
+        problems.append(Problem(f"{path}.type", f"unknown type {type_name!r}",
+                                f"one of: {', '.join(sorted(registry.REGISTRY))}"))
+        return None
+    try:
+        module = registry.load(type_name)
+    except ImportError as exc:  # an adapter whose optional dependency is missing
+        problems.append(Problem(f"{path}.type", f"adapter {type_name!r} cannot be loaded: {exc}"))
+        return None
+    try:
+        return module.Config.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, path))
+        return None
+
+
+def _cross_check(
+    data: dict[str, Any], indexed: list[tuple[int, GroupConfig]], raw_groups: list[Any]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    declared_sinks = set(data["sinks"]) if isinstance(data.get("sinks"), dict) else set()
+    seen: dict[str, int] = {}
+    for i, g in indexed:
+        where = f"groups[{i}]"
+        if g.sink not in declared_sinks:
+            problems.append(Problem(f"{where}.sink", f"no sink named {g.sink!r}",
+                                    f"declared sinks: {', '.join(sorted(declared_sinks)) or 'none'}"))
+        if g.name in seen:
+            problems.append(Problem(f"{where}.name", f"group name {g.name!r} is used twice",
+                                    f"first at groups[{seen[g.name]}]"))
+        seen.setdefault(g.name, i)
+        if not g.fallback and not g.topics:
+            problems.append(Problem(f"{where}.topics", "a group that is not the fallback needs topics",
+                                    "list the topics it receives, or set fallback: true"))
+    groups = [g for _, g in indexed]
+    fallbacks = [g for g in groups if g.fallback]
+    if groups and not fallbacks:
+        problems.append(Problem("groups", "no fallback group",
+                                "mark one group 'fallback: true' (triage): low-confidence and "
+                                "unmatched complaints go there, never nowhere"))
+    if len(fallbacks) > 1:
+        problems.append(Problem("groups", f"{len(fallbacks)} fallback groups "
+                                f"({', '.join(g.name for g in fallbacks)}); exactly one is needed"))
+    if not raw_groups:
+        problems.append(Problem("groups", "no officer groups are configured"))
+    return problems
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
+    """Read and check the YAML file at ``path``.
+
+    Raises ConfigError (with every problem and its YAML path) when the file is missing, is not
+    valid YAML, or does not pass the checks.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem("", f"cannot read the config: {exc.strerror}")], str(path))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], str(path))
+    return parse_config(data, env=env, source=str(path), path=path)
