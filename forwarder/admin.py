@@ -1,0 +1,138 @@
+"""Admin commands for operations: ``forwarder status`` and ``forwarder outbox list|retry|drop``."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from forwarder.errors import ConfigError, StoreError
+from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, Store, parse_iso
+
+
+def _store(config_path: str) -> tuple[object, Store]:
+    from forwarder.config import load_config
+
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    try:
+        return settings, Store.open(settings.database)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _age(text: str | None) -> str:
+    if not text:
+        return "-"
+    seconds = (datetime.now(timezone.utc) - parse_iso(text)).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+config_option = click.option("--config", "config_path", default="config/groups.yaml", show_default=True,
+                             type=click.Path(dir_okay=False))
+
+
+@click.command()
+@config_option
+def status(config_path: str) -> None:
+    """Each source's last poll and error, each sink's outbox, depth and oldest pending age."""
+    settings, store = _store(config_path)
+    console = Console()
+    sources = Table(title="sources")
+    for col in ("source", "type", "last poll", "last ok", "last error"):
+        sources.add_column(col)
+    state = {row["source"]: row for row in store.sources_state()}
+    for name, cfg in settings.sources.items():
+        row = state.get(name, {})
+        sources.add_row(name, cfg.type, _age(row.get("last_poll_at")) + " ago" if row.get("last_poll_at") else "never",
+                        _age(row.get("last_ok_at")) + " ago" if row.get("last_ok_at") else "never",
+                        row.get("last_error") or "")
+    console.print(sources)
+    sinks = Table(title="outbox by sink")
+    for col in ("sink", "pending", "failed (retrying)", "dead", "sent", "oldest open", "last error"):
+        sinks.add_column(col)
+    for name in settings.sinks:
+        counts = {r[0]: r[1] for r in store.db.execute(
+            "select state, count(*) from deliveries where sink = ? group by state", [name])}
+        oldest = store.db.execute(
+            "select min(created_at) from deliveries where sink = ? and state in (?,?,?)",
+            [name, *OPEN_STATES]).fetchone()[0]
+        last_error = store.db.execute(
+            "select last_error from deliveries where sink = ? and last_error is not null "
+            "order by updated_at desc limit 1", [name]).fetchone()
+        sinks.add_row(name, str(counts.get(PENDING, 0) + counts.get(SENDING, 0)), str(counts.get(FAILED, 0)),
+                      str(counts.get(DEAD, 0)), str(counts.get("sent", 0)), _age(oldest),
+                      (last_error[0] if last_error else "") or "")
+    console.print(sinks)
+    total = store.db.execute("select count(*) from complaints").fetchone()[0]
+    console.print(f"complaints stored: {total}")
+
+
+@click.group()
+def outbox() -> None:
+    """Inspect and repair the outbox (deliveries to officer groups)."""
+
+
+@outbox.command("list")
+@config_option
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(["pending", "sending", "failed", "dead", "sent"]),
+              help="Only these states (repeatable). Default: everything not yet sent.")
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(config_path: str, states: tuple[str, ...], limit: int) -> None:
+    """List deliveries that are not sent yet (or of the given states), oldest first."""
+    _, store = _store(config_path)
+    states = states or (PENDING, SENDING, FAILED, DEAD)
+    marks = ",".join("?" for _ in states)
+    rows = store.deliveries(f"state in ({marks})", states)[:limit]
+    table = Table()
+    for col in ("id", "complaint", "code", "group", "state", "attempts", "uncertain", "age", "last error"):
+        table.add_column(col)
+    for d in rows:
+        c = store.complaint(d.complaint_id)
+        created = store.db["deliveries"].get(d.id)["created_at"]
+        table.add_row(str(d.id), str(d.complaint_id), c["tracking_code"], d.group_name, d.state,
+                      str(d.attempts), "yes" if d.uncertain else "", _age(created), d.last_error or "")
+    Console().print(table)
+    if not rows:
+        click.echo("nothing in the outbox")
+
+
+@outbox.command("retry")
+@config_option
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--all-dead", is_flag=True, help="Retry every dead delivery.")
+def outbox_retry(config_path: str, delivery_ids: tuple[int, ...], all_dead: bool) -> None:
+    """Put dead or failed deliveries back in the queue; the running daemon picks them up."""
+    _, store = _store(config_path)
+    ids = list(delivery_ids)
+    if all_dead:
+        ids += [d.id for d in store.deliveries("state = ?", [DEAD])]
+    if not ids:
+        raise click.UsageError("give delivery ids (see `forwarder outbox list`) or --all-dead")
+    click.echo(f"{store.requeue(ids)} delivery(ies) queued again")
+
+
+@outbox.command("drop")
+@config_option
+@click.argument("delivery_ids", nargs=-1, type=int, required=True)
+@click.option("--reason", required=True, help="Why (recorded with the complaint's history).")
+def outbox_drop(config_path: str, delivery_ids: tuple[int, ...], reason: str) -> None:
+    """Give up on deliveries on purpose; they stay listed as dead, with the reason."""
+    _, store = _store(config_path)
+    click.echo(f"{store.drop(delivery_ids, reason)} delivery(ies) dropped")
+
+
+commands = [status, outbox]

@@ -1,0 +1,54 @@
+"""Checks of a config against the things it refers to: the model and the official place list.
+
+Kept apart from :mod:`forwarder.config` because they load the model and the Kemendagri list,
+which plain config parsing should not need.
+"""
+
+from __future__ import annotations
+
+from forwarder.config import Settings
+from forwarder.errors import ModelError, Problem
+
+
+def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Problem], list[str]]:
+    """Problems (the config cannot work) and warnings (it works, but probably not as meant).
+
+    * every topic the model can emit reaches a group, or the fallback catches it (warning);
+    * a topic named in the config that the model never emits (warning: that group stays quiet);
+    * every kecamatan named in a group is one of the kabupaten's (problem, with a suggestion).
+    """
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    try:
+        from forwarder.classify.places import Gazetteer
+
+        gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
+    except LookupError as exc:
+        problems.append(Problem("kabupaten", str(exc)))
+        gazetteer = None
+    if gazetteer is not None:
+        for i, group in enumerate(settings.groups):
+            for j, name in enumerate(group.kecamatan or []):
+                official = gazetteer.canonical_kecamatan(name)
+                if official is None:
+                    problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
+                                            f"{name!r} is not a kecamatan of {settings.kabupaten}"))
+                elif official != name:
+                    warnings.append(f"groups[{i}].kecamatan[{j}]: {name!r} read as {official!r}")
+    if load_model:
+        from forwarder.classify.model import load_model as load
+
+        try:
+            model = load(settings.model)
+        except ModelError as exc:
+            problems.append(Problem("model", str(exc)))
+        else:
+            routed = {t for g in settings.groups if not g.fallback for t in g.topics}
+            for topic in sorted(model.labels - routed):
+                warnings.append(f"topic {topic!r} of the model has no group: it goes to the fallback "
+                                f"group {settings.fallback.name!r}")
+            for topic in sorted(routed - model.labels):
+                where = [g.name for g in settings.groups if topic in g.topics]
+                warnings.append(f"topic {topic!r} (groups {', '.join(where)}) is never emitted by the "
+                                f"model {settings.model}: those groups will receive nothing for it")
+    return problems, warnings

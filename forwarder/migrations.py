@@ -1,0 +1,130 @@
+"""Schema of the forwarder database, as ``sqlite_utils.Migrations``.
+
+Never edit an applied migration: add a new one. Times are ISO 8601 text in UTC with an offset
+(``2026-11-29T14:17:13.000000+00:00``), so they sort as text.
+
+Tables:
+
+``complaints``
+    one row per complaint: ``source`` (config name) and ``external_id`` (unique per source),
+    ``channel`` (sms, x), ``received_at`` and ``stored_at`` (UTC), ``reporter`` (E.164 or
+    ``x:<user id>``; never posted to a group), ``text`` (as received, unmasked), ``meta`` (JSON),
+    ``topic``, ``confidence``, ``model_version``, ``keywords`` (JSON list), ``kecamatan``, ``desa``,
+    ``tracking_code`` (unique, what citizens and officers quote), ``status``, ``triage_reason``.
+``deliveries``
+    the outbox: one row per (complaint, officer group): ``state`` (pending, sending, sent, failed,
+    dead), ``attempts``, ``next_attempt_at``, ``parts_total``/``parts_sent``, ``message_ids``
+    (JSON list of the platform's ids, one per part), ``last_error``, ``uncertain`` (1 when a send
+    may have reached the chat without us knowing, e.g. a crash or read timeout mid-send).
+``source_state``
+    per source: ``cursor`` (X since_id), last poll time, last error.
+``events``
+    what happened to a complaint (routed, delivered, acknowledged, done...): who, when, what.
+``labels``
+    topic corrections by officers, used as training examples (``forwarder model train``).
+``chat_overrides``
+    chat ids learnt at run time (a Telegram group migrated to a supergroup).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("forwarder")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["complaints"].create(
+        {
+            "id": int,
+            "source": str,
+            "external_id": str,
+            "channel": str,
+            "received_at": str,
+            "stored_at": str,
+            "reporter": str,
+            "text": str,
+            "meta": str,
+            "topic": str,
+            "confidence": float,
+            "model_version": str,
+            "keywords": str,
+            "kecamatan": str,
+            "desa": str,
+            "tracking_code": str,
+            "status": str,
+            "triage_reason": str,
+        },
+        pk="id",
+        not_null={"source", "external_id", "received_at", "stored_at", "text", "tracking_code", "status"},
+    )
+    db["complaints"].create_index(["source", "external_id"], unique=True)
+    db["complaints"].create_index(["tracking_code"], unique=True)
+    db["complaints"].create_index(["received_at"])
+
+    db["deliveries"].create(
+        {
+            "id": int,
+            "complaint_id": int,
+            "group_name": str,
+            "sink": str,
+            "chat_id": str,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "parts_total": int,
+            "parts_sent": int,
+            "message_ids": str,
+            "last_error": str,
+            "uncertain": int,
+            "created_at": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"complaint_id", "group_name", "sink", "chat_id", "state", "created_at"},
+        defaults={"attempts": 0, "parts_sent": 0, "uncertain": 0, "message_ids": "[]"},
+        foreign_keys=[("complaint_id", "complaints", "id")],
+    )
+    db["deliveries"].create_index(["complaint_id", "group_name"], unique=True)
+    db["deliveries"].create_index(["state", "next_attempt_at"])
+
+    db["source_state"].create(
+        {
+            "source": str,
+            "cursor": str,
+            "last_poll_at": str,
+            "last_ok_at": str,
+            "last_error": str,
+            "last_error_at": str,
+            "updated_at": str,
+        },
+        pk="source",
+    )
+
+    db["events"].create(
+        {"id": int, "complaint_id": int, "at": str, "actor": str, "kind": str, "data": str},
+        pk="id",
+        not_null={"complaint_id", "at", "kind"},
+        foreign_keys=[("complaint_id", "complaints", "id")],
+    )
+    db["events"].create_index(["complaint_id", "at"])
+
+    db["labels"].create(
+        {
+            "id": int,
+            "complaint_id": int,
+            "text": str,
+            "topic": str,
+            "labelled_by": str,
+            "labelled_at": str,
+        },
+        pk="id",
+        not_null={"text", "topic", "labelled_at"},
+    )
+
+    db["chat_overrides"].create(
+        {"sink": str, "chat_id": str, "new_chat_id": str, "reason": str, "at": str},
+        pk=("sink", "chat_id"),
+    )

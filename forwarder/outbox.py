@@ -1,0 +1,386 @@
+"""The outbox dispatcher: delivers stored deliveries to the sinks, paced, in order, retried.
+
+Deliveries are grouped into *lanes*, one per (sink, chat). A lane sends its deliveries strictly
+in the order they were stored, one at a time; lanes run concurrently, so a slow or paused group
+never holds up the others. Before each message the lane waits until the chat's and the sink's
+pacing windows allow it (Telegram: 20 messages a minute per group, 1 a second per chat, 30 a
+second per bot; see :class:`Pacing`), so that the platform has no reason to answer 429.
+
+What each platform answer leads to (the adapter has already translated it, see
+:mod:`forwarder.errors`):
+
+==========================  =========================================================================
+``TemporaryError``           lane pauses; with ``retry_after`` for exactly that long (not counted
+                             as an attempt), else exponential backoff with jitter; after
+                             ``max_attempts`` the delivery is ``dead`` and shown by ``outbox list``
+``UncertainDelivery``        as above, and marked ``uncertain``: the resend says it may be a repeat
+``ChatMigrated``             the new chat id is stored and used from now on; the admin is told to
+                             update the config
+``ChatForbidden``            the delivery is ``dead``; the complaint goes to the fallback group;
+                             the group is not tried again until the daemon restarts (config change)
+                             or an admin runs ``forwarder outbox retry``
+``MessageRejected``          sent again as plain text; if that is refused too, ``dead`` + fallback
+``InvalidToken``             the whole sink stops (deliveries stay pending) and says why
+==========================  =========================================================================
+
+A crash at any point loses nothing: a delivery is marked ``sending`` before the platform is
+called and each part is recorded as soon as the platform returns its id; at restart what was
+``sending`` is resent with ``uncertain = 1`` (:meth:`Store.recover_in_flight`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Mapping
+
+from forwarder import errors
+from forwarder.health import Health, kv
+from forwarder.store import Delivery, Destination, Store, parse_iso
+
+log = logging.getLogger("forwarder.outbox")
+
+UNCERTAIN_NOTE = "Kirim ulang: pesan sebelumnya mungkin sudah masuk ke grup ini."
+
+
+class SlidingWindow:
+    """At most ``limit`` events in any ``period`` seconds (an exact log of recent sends).
+
+    Exact rather than a leaky bucket: a bucket lets a burst through and then keeps dripping,
+    which can exceed "20 per minute" within some 60-second window.
+    """
+
+    def __init__(self, limit: int, period: float) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError("limit must be >= 1 and period > 0")
+        self.limit = limit
+        self.period = period
+        self._times: deque[float] = deque()
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait from ``now`` (monotonic) before the next event is allowed."""
+        while self._times and now - self._times[0] >= self.period:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self.period - (now - self._times[0])
+
+    def record(self, now: float) -> None:
+        self._times.append(now)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Per-sink pacing. ``None`` means no limit (console sink).
+
+    Telegram defaults (Bots FAQ; ``telegram.constants.FloodLimit``): 20 messages a minute per
+    group, 1 a second per chat, 30 a second overall per bot.
+    """
+
+    per_chat_per_minute: int | None = None
+    per_chat_per_second: float | None = None
+    overall_per_second: float | None = None
+
+    @classmethod
+    def of(cls, sink_config: Any) -> "Pacing":
+        return cls(
+            getattr(sink_config, "per_chat_per_minute", None),
+            getattr(sink_config, "per_chat_per_second", None),
+            getattr(sink_config, "overall_per_second", None),
+        )
+
+
+@dataclass
+class Lane:
+    sink: str
+    chat_id: str
+    windows: list[SlidingWindow]
+    paused_until: float = 0.0  # monotonic
+    disabled: str | None = None
+    busy: bool = False
+
+
+@dataclass
+class DrainResult:
+    """What ``--once`` achieved: counts by outcome and the deliveries still open."""
+
+    sent: int = 0
+    open: list[Delivery] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.open
+
+
+class Dispatcher:
+    """Sends open deliveries through ``sinks``; one instance per daemon."""
+
+    def __init__(
+        self,
+        store: Store,
+        sinks: Mapping[str, Any],
+        sink_configs: Mapping[str, Any],
+        *,
+        view_for: Callable[[int, Delivery], Any],
+        fallback: Destination,
+        health: Health,
+        max_attempts: int = 20,
+        backoff_cap_secs: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.sinks = dict(sinks)
+        self.pacing = {name: Pacing.of(cfg) for name, cfg in sink_configs.items()}
+        self.view_for = view_for
+        self.fallback = fallback
+        self.health = health
+        self.max_attempts = max_attempts
+        self.backoff_cap = backoff_cap_secs
+        self.monotonic = monotonic
+        self.lanes: dict[tuple[str, str], Lane] = {}
+        self.sink_windows: dict[str, SlidingWindow] = {}
+        for name, pacing in self.pacing.items():
+            if pacing.overall_per_second:
+                self.sink_windows[name] = SlidingWindow(max(1, int(pacing.overall_per_second)), 1.0)
+        self.disabled_sinks: dict[str, str] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.sent = 0
+        self.wake = asyncio.Event()
+
+    # -- lanes ----------------------------------------------------------------------------
+
+    def lane(self, sink: str, chat_id: str) -> Lane:
+        key = (sink, chat_id)
+        if key not in self.lanes:
+            pacing = self.pacing.get(sink, Pacing())
+            windows = []
+            if pacing.per_chat_per_minute:
+                windows.append(SlidingWindow(pacing.per_chat_per_minute, 60.0))
+            if pacing.per_chat_per_second:
+                if pacing.per_chat_per_second >= 1:
+                    windows.append(SlidingWindow(int(pacing.per_chat_per_second), 1.0))
+                else:
+                    windows.append(SlidingWindow(1, 1.0 / pacing.per_chat_per_second))
+            self.lanes[key] = Lane(sink, chat_id, windows)
+        return self.lanes[key]
+
+    async def _wait_for_slot(self, lane: Lane) -> None:
+        windows = list(lane.windows)
+        if lane.sink in self.sink_windows:
+            windows.append(self.sink_windows[lane.sink])
+        while True:
+            now = self.monotonic()
+            wait = max([w.delay(now) for w in windows] + [lane.paused_until - now, 0.0])
+            if wait <= 0:
+                for w in windows:
+                    w.record(now)
+                return
+            await asyncio.sleep(wait)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def schedule(self) -> int:
+        """Start a worker for every lane that has a due delivery and is free. Returns how many."""
+        now = self.store.clock()
+        mono = self.monotonic()
+        by_lane: dict[tuple[str, str], list[Delivery]] = {}
+        for d in self.store.open_deliveries(limit=5000):
+            by_lane.setdefault((d.sink, d.chat_id), []).append(d)
+        started = 0
+        for key, rows in by_lane.items():
+            if key[0] in self.disabled_sinks or key[0] not in self.sinks:
+                continue
+            lane = self.lane(*key)
+            if lane.busy or lane.paused_until > mono:
+                continue
+            if lane.disabled:
+                self._divert(rows, lane.disabled)
+                continue
+            head = rows[0]
+            if head.next_attempt_at and parse_iso(head.next_attempt_at) > now:
+                continue
+            lane.busy = True
+            task = asyncio.create_task(self._run_lane(lane, rows))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            started += 1
+        return started
+
+    def next_wakeup(self) -> float:
+        """Seconds until something may become due (at most 1 s, so new complaints are seen)."""
+        return 1.0
+
+    async def _run_lane(self, lane: Lane, rows: list[Delivery]) -> None:
+        try:
+            for d in rows:
+                if d.next_attempt_at and parse_iso(d.next_attempt_at) > self.store.clock():
+                    break
+                if not await self._deliver(lane, d):
+                    break
+        except Exception:  # a bug must not silently kill the lane: log it and keep the daemon up
+            log.exception(kv(event="lane_error", sink=lane.sink, chat=lane.chat_id))
+            lane.paused_until = self.monotonic() + 30
+        finally:
+            lane.busy = False
+            self.wake.set()
+
+    # -- one delivery ---------------------------------------------------------------------
+
+    async def _deliver(self, lane: Lane, d: Delivery) -> bool:
+        """Send ``d``; True if the lane may go on with its next delivery."""
+        sink = self.sinks[lane.sink]
+        view = self.view_for(d.complaint_id, d)
+        plain = False
+        while True:
+            parts = sink.render_plain(view) if plain else sink.render(view)
+            self.store.claim(d.id, len(parts))
+            try:
+                for part in parts[d.parts_sent if not plain else 0 :]:
+                    await self._wait_for_slot(lane)
+                    message_id = await sink.send(lane.chat_id, part, plain=plain)
+                    self.store.part_sent(d.id, message_id)
+                    self.sent += 1
+                self.health.up(f"chat:{lane.sink}:{lane.chat_id}")
+                self.health.up(f"sink:{lane.sink}")
+                return True
+            except errors.MessageRejected as exc:
+                if not plain:
+                    plain = True
+                    log.info(kv(event="resend_plain", delivery=d.id, reason=str(exc)))
+                    continue
+                self._give_up(d, f"refused by the platform: {exc}", lane)
+                return True
+            except errors.ChatMigrated as exc:
+                self.store.set_chat_override(lane.sink, lane.chat_id, exc.new_chat_id, str(exc))
+                self.store.reschedule(d.id, str(exc), self.store.clock(), count_attempt=False)
+                log.warning(kv(event="chat_migrated", sink=lane.sink, chat=lane.chat_id,
+                               new_chat=exc.new_chat_id, group=d.group_name,
+                               action=f"set chat_id: {exc.new_chat_id} for group {d.group_name} in the config"))
+                return False
+            except errors.ChatForbidden as exc:
+                reason = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+                if d.group_name == self.fallback.group_name:
+                    # the triage group itself is unreachable: keep its complaints, retry slowly
+                    self.health.down(f"chat:{lane.sink}:{lane.chat_id}", reason, level=logging.ERROR)
+                    lane.paused_until = self.monotonic() + self.backoff_cap
+                    self.store.reschedule(d.id, reason, self.store.clock()
+                                          + timedelta(seconds=self.backoff_cap), count_attempt=False)
+                    return False
+                lane.disabled = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+                self.health.down(f"chat:{lane.sink}:{lane.chat_id}", lane.disabled, level=logging.ERROR)
+                self._give_up(d, lane.disabled, lane)
+                return False
+            except errors.InvalidToken as exc:
+                self.disabled_sinks[lane.sink] = str(exc)
+                self.store.reschedule(d.id, str(exc), self.store.clock(), count_attempt=False)
+                self.health.down(f"sink:{lane.sink}", f"token refused, sending stopped: {exc}",
+                                 level=logging.ERROR)
+                return False
+            except errors.PermanentError as exc:
+                self._give_up(d, f"{exc} {exc.hint}".strip(), lane)
+                return True
+            except errors.TemporaryError as exc:
+                self._retry_later(lane, d, exc)
+                return False
+
+    def _retry_later(self, lane: Lane, d: Delivery, exc: errors.TemporaryError) -> None:
+        uncertain = isinstance(exc, errors.UncertainDelivery)
+        attempts = d.attempts + 1
+        if exc.retry_after is not None:
+            wait = float(exc.retry_after)
+            count = False
+        else:
+            wait = min(self.backoff_cap, 2.0 ** min(attempts, 20)) * random.uniform(0.8, 1.2)
+            count = True
+        lane.paused_until = self.monotonic() + wait
+        self.health.down(f"chat:{lane.sink}:{lane.chat_id}", str(exc))
+        if count and attempts >= self.max_attempts:
+            self.store.mark_dead(d.id, f"{attempts} attempts failed; last: {exc}")
+            log.error(kv(event="delivery_dead", delivery=d.id, group=d.group_name, error=str(exc)))
+            return
+        self.store.reschedule(d.id, str(exc), self.store.clock() + timedelta(seconds=wait),
+                              uncertain=uncertain, count_attempt=count)
+
+    def _give_up(self, d: Delivery, reason: str, lane: Lane) -> None:
+        self.store.mark_dead(d.id, reason)
+        log.error(kv(event="delivery_dead", delivery=d.id, group=d.group_name, error=reason))
+        self._to_fallback(d, reason)
+
+    def _divert(self, rows: list[Delivery], reason: str) -> None:
+        for d in rows:
+            self.store.mark_dead(d.id, f"group unreachable: {reason}")
+            self._to_fallback(d, reason)
+
+    def _to_fallback(self, d: Delivery, reason: str) -> None:
+        if d.group_name == self.fallback.group_name:
+            return
+        if self.store.add_delivery(d.complaint_id, self.fallback, f"{d.group_name}: {reason}"):
+            self.wake.set()
+
+    # -- loops ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; wakes on ``self.wake`` (new complaints) or every second."""
+        while not stop.is_set():
+            self.wake.clear()
+            self.schedule()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.next_wakeup())
+            except asyncio.TimeoutError:
+                pass
+        await self.finish()
+
+    async def finish(self) -> None:
+        if self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def drain(self, max_wait_secs: float = 60.0) -> DrainResult:
+        """Deliver everything that can be delivered now (``--once``).
+
+        Waits for pauses and retries that fall within ``max_wait_secs`` from now; deliveries that
+        would wait longer, or whose sink or group is unreachable, are left open and returned.
+        """
+        deadline = self.monotonic() + max_wait_secs
+        while True:
+            self.wake.clear()
+            self.schedule()
+            if self.tasks:
+                await asyncio.wait(list(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            remaining = self._waiting()
+            if not remaining:
+                break
+            soonest = min(remaining)
+            if self.monotonic() + soonest > deadline:
+                break
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, min(soonest, 1.0)))
+            except asyncio.TimeoutError:
+                pass
+        return DrainResult(sent=self.sent, open=self.store.open_deliveries())
+
+    def _waiting(self) -> list[float]:
+        """Seconds until each open, deliverable lane may go again (empty: nothing to wait for)."""
+        now = self.store.clock()
+        mono = self.monotonic()
+        waits = []
+        seen = set()
+        for d in self.store.open_deliveries(limit=5000):
+            key = (d.sink, d.chat_id)
+            if key in seen or d.sink in self.disabled_sinks or d.sink not in self.sinks:
+                continue
+            seen.add(key)
+            lane = self.lane(*key)
+            if lane.disabled:
+                waits.append(0.0)
+                continue
+            due = 0.0
+            if d.next_attempt_at:
+                due = (parse_iso(d.next_attempt_at) - now).total_seconds()
+            waits.append(max(0.0, due, lane.paused_until - mono))
+        return waits

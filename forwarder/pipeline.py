@@ -1,0 +1,297 @@
+"""poll -> store -> classify -> route -> deliver: the daemon's main loop.
+
+Each source is polled by its own task on its own interval; a failing or rate-limited source
+(an X 429) waits alone while the others go on. What a poll returns is classified, routed and
+stored together with the source's new cursor in one transaction, and only then acknowledged at
+the source (:meth:`Source.commit`). The :class:`~forwarder.outbox.Dispatcher` delivers what was
+stored. Retries and backoff live here and in the dispatcher, never inside an adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from forwarder import errors
+from forwarder import sinks as sink_registry
+from forwarder import sources as source_registry
+from forwarder.config import Settings
+from forwarder.context import Context
+from forwarder.health import Health, kv
+from forwarder.outbox import Dispatcher, DrainResult, UNCERTAIN_NOTE
+from forwarder.routing import route
+from forwarder.store import Delivery, Destination, NewComplaint, Store, parse_iso
+from forwarder.types import ComplaintView, Polled, Tag
+
+log = logging.getLogger("forwarder")
+
+#: A complaint whose SMS contains this word (any case) is confidential (issue: reporters at risk).
+CONFIDENTIAL_WORD = "RAHASIA"
+
+
+def _canonical_places(settings: Settings, gazetteer: Any) -> Settings:
+    """Groups' kecamatan names in the official spelling, so routing compares like with like."""
+    groups = []
+    for group in settings.groups:
+        if group.kecamatan:
+            names = [gazetteer.canonical_kecamatan(k) or k for k in group.kecamatan]
+            group = group.model_copy(update={"kecamatan": names})
+        groups.append(group)
+    return dataclasses.replace(settings, groups=groups)
+
+
+@dataclass
+class PollResult:
+    source: str
+    read: int = 0
+    stored: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Pipeline:
+    """Everything the daemon runs, built from a checked config by :meth:`build`."""
+
+    settings: Settings
+    store: Store
+    model: Any
+    gazetteer: Any
+    sources: dict[str, Any]
+    sinks: dict[str, Any]
+    context: Context
+    health: Health = field(init=False)
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.health = Health(self.context.clock)
+        fallback = self.settings.fallback
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.sinks,
+            self.settings.sinks,
+            view_for=self.view,
+            fallback=Destination(fallback.name, fallback.sink, self._chat_id(fallback.sink, fallback.chat_id)),
+            health=self.health,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        context: Context | None = None,
+        sink_override: dict[str, Any] | None = None,
+        model: Any = None,
+    ) -> "Pipeline":
+        """Open the store, load the model and the place list, and create the adapters.
+
+        ``sink_override`` replaces sinks by name (``--dry-run`` puts a console sink everywhere).
+        Raises ModelError, StoreError, LookupError (unknown kabupaten).
+        """
+        from forwarder.classify.model import load_model
+        from forwarder.classify.places import Gazetteer
+
+        context = context or Context(timezone=settings.timezone)
+        store = Store.open(settings.database, clock=context.clock)
+        model = model if model is not None else load_model(settings.model)
+        gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
+        settings = _canonical_places(settings, gazetteer)
+        sources = {
+            name: source_registry.load(cfg.type).Source(name, cfg, context)
+            for name, cfg in settings.sources.items()
+        }
+        sinks: dict[str, Any] = {}
+        for name, cfg in settings.sinks.items():
+            if sink_override and name in sink_override:
+                sinks[name] = sink_override[name]
+            else:
+                sinks[name] = sink_registry.load(cfg.type).Sink(name, cfg, context)
+        for group in settings.groups:  # the console sink shows group names, not bare chat ids
+            labels = getattr(sinks.get(group.sink), "labels", None)
+            if isinstance(labels, dict):
+                labels[group.chat_id] = group.name
+        return cls(settings, store, model, gazetteer, sources, sinks, context)
+
+    # -- intake ---------------------------------------------------------------------------
+
+    def _chat_id(self, sink: str, chat_id: str) -> str:
+        return self.store.chat_override(sink, chat_id) or chat_id
+
+    def prepare(self, source: str, polled: Polled) -> list[NewComplaint]:
+        """Classify, locate and route the complaints of ``polled`` not stored yet."""
+        known = self.store.known_external_ids(source, (c.external_id for c in polled.complaints))
+        fresh = [c for c in polled.complaints if c.external_id not in known]
+        if not fresh:
+            return []
+        tags: list[Tag] = self.model.predict([c.text for c in fresh])
+        items = []
+        for incoming, tag in zip(fresh, tags):
+            place = self.gazetteer.find(incoming.text) if incoming.text else None
+            confidential = CONFIDENTIAL_WORD in incoming.text.upper().split()
+            routing = route(
+                self.settings.groups,
+                topic=tag.topic,
+                confidence=tag.confidence,
+                kecamatan=place.kecamatan if place else None,
+                threshold=self.settings.confidence_threshold,
+                confidential=confidential,
+            )
+            meta = dict(incoming.meta)
+            if confidential:
+                meta["confidential"] = True
+            items.append(
+                NewComplaint(
+                    incoming=dataclasses.replace(incoming, meta=meta),
+                    tag=tag,
+                    place=place,
+                    destinations=[
+                        Destination(g.name, g.sink, self._chat_id(g.sink, g.chat_id)) for g in routing.groups
+                    ],
+                    triage_reason=routing.triage_reason,
+                )
+            )
+        return items
+
+    async def poll_source(self, name: str) -> PollResult:
+        """Poll one source once, store what it read, then acknowledge it at the source.
+
+        Raises TemporaryError / PermanentError from the source; the caller decides on retries.
+        """
+        source = self.sources[name]
+        polled = await source.poll(self.store.cursor(name))
+        items = self.prepare(name, polled)
+        new_ids = self.store.ingest(name, items, polled.cursor)
+        await source.commit(polled)
+        if new_ids:
+            self.dispatcher.wake.set()
+            log.info(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
+        return PollResult(name, read=len(polled.complaints), stored=len(new_ids))
+
+    async def poll_once(self, name: str) -> PollResult:
+        """Like :meth:`poll_source` but records the outcome instead of raising platform errors."""
+        try:
+            result = await self.poll_source(name)
+        except errors.DeliveryError as exc:
+            self.store.record_poll(name, str(exc))
+            level = logging.ERROR if isinstance(exc, errors.PermanentError) else logging.WARNING
+            self.health.down(f"source:{name}", str(exc), level=level)
+            return PollResult(name, error=str(exc))
+        self.store.record_poll(name, None)
+        self.health.up(f"source:{name}")
+        return result
+
+    async def _source_loop(self, name: str, stop: asyncio.Event) -> None:
+        source = self.sources[name]
+        failures = 0
+        while not stop.is_set():
+            wait = float(source.poll_interval)
+            try:
+                await self.poll_source(name)
+                self.store.record_poll(name, None)
+                self.health.up(f"source:{name}")
+                failures = 0
+            except errors.TemporaryError as exc:
+                failures += 1
+                self.store.record_poll(name, str(exc))
+                self.health.down(f"source:{name}", str(exc))
+                wait = exc.retry_after if exc.retry_after is not None else self._backoff(failures, wait)
+            except errors.PermanentError as exc:
+                failures += 1
+                self.store.record_poll(name, f"{exc} {exc.hint}".strip())
+                self.health.down(f"source:{name}", f"{exc} {exc.hint}".strip(), level=logging.ERROR)
+                wait = max(wait, 300.0)
+            except Exception as exc:  # a bug in one source must not stop the others
+                failures += 1
+                log.exception(kv(event="source_error", source=name))
+                self.store.record_poll(name, f"internal error: {exc!r}")
+                wait = self._backoff(failures, wait)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.05, wait))
+            except asyncio.TimeoutError:
+                pass
+
+    @staticmethod
+    def _backoff(failures: int, base: float) -> float:
+        return min(300.0, base * 2 ** min(failures, 10)) * random.uniform(0.8, 1.2)
+
+    # -- views ----------------------------------------------------------------------------
+
+    def view(self, complaint_id: int, delivery: Delivery | None = None) -> ComplaintView:
+        """What an officer group sees of a complaint: masked text, never the reporter."""
+        from forwarder.privacy import mask
+        import json
+
+        row = self.store.complaint(complaint_id)
+        in_fallback = delivery is not None and delivery.group_name == self.settings.fallback.name
+        return ComplaintView(
+            complaint_id=row["id"],
+            tracking_code=row["tracking_code"],
+            text=mask(row["text"] or ""),
+            channel=row["channel"] or "",
+            received_at=parse_iso(row["received_at"]),
+            topic=row["topic"],
+            confidence=row["confidence"] or 0.0,
+            kecamatan=row["kecamatan"],
+            desa=row["desa"],
+            keywords=tuple(json.loads(row["keywords"] or "[]")),
+            triage_reason=(row["triage_reason"] or "dialihkan ke triase") if in_fallback else None,
+            status=row["status"],
+            timezone=self.settings.timezone,
+            note=UNCERTAIN_NOTE if delivery is not None and delivery.uncertain else None,
+        )
+
+    # -- running --------------------------------------------------------------------------
+
+    async def start_sinks(self) -> None:
+        for name, sink in self.sinks.items():
+            try:
+                await sink.start()
+                self.health.up(f"sink:{name}")
+            except errors.InvalidToken as exc:
+                self.dispatcher.disabled_sinks[name] = str(exc)
+                self.health.down(f"sink:{name}", f"token refused, sending stopped: {exc}", level=logging.ERROR)
+            except errors.DeliveryError as exc:
+                # unreachable now: the dispatcher retries per delivery
+                self.health.down(f"sink:{name}", str(exc))
+
+    async def close(self) -> None:
+        for thing in [*self.sources.values(), *self.sinks.values()]:
+            try:
+                await thing.close()
+            except Exception:  # closing is best effort
+                log.debug("close failed", exc_info=True)
+        self.store.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll and deliver until ``stop`` is set (SIGTERM/SIGINT in the CLI)."""
+        recovered = self.store.recover_in_flight()
+        if recovered:
+            log.warning(kv(event="recovered_in_flight", deliveries=len(recovered),
+                           note="these are resent marked as possible repeats"))
+        await self.start_sinks()
+        tasks = [asyncio.create_task(self._source_loop(name, stop)) for name in self.sources]
+        tasks.append(asyncio.create_task(self.dispatcher.run(stop)))
+        log.info(kv(event="started", sources=",".join(self.sources) or "none",
+                    sinks=",".join(self.sinks), groups=len(self.settings.groups)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await self.close()
+        log.info(kv(event="stopped"))
+
+    async def run_once(self, max_wait_secs: float = 60.0) -> tuple[list[PollResult], DrainResult]:
+        """Poll every source once, deliver everything due, and return what happened."""
+        recovered = self.store.recover_in_flight()
+        if recovered:
+            log.warning(kv(event="recovered_in_flight", deliveries=len(recovered)))
+        try:
+            polls = [await self.poll_once(name) for name in self.sources]
+            await self.start_sinks()
+            drained = await self.dispatcher.drain(max_wait_secs)
+        finally:
+            await self.close()
+        return polls, drained

@@ -1,0 +1,42 @@
+"""Routing rules: topic x kecamatan -> officer groups, never nowhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from forwarder.config import GroupConfig
+from forwarder.routing import route
+
+GROUPS = [
+    GroupConfig(name="jalan", sink="s", chat_id="-1", topics=["jalan"]),
+    GroupConfig(name="jalan-dander", sink="s", chat_id="-2", topics=["jalan"], kecamatan=["Dander", "Kapas"]),
+    GroupConfig(name="pupuk-kapas", sink="s", chat_id="-3", topics=["pupuk"], kecamatan=["Kapas"]),
+    GroupConfig(name="rahasia", sink="s", chat_id="-4", topics=["pemerintahan_desa"], confidential=True),
+    GroupConfig(name="desa", sink="s", chat_id="-5", topics=["pemerintahan_desa"]),
+    GroupConfig(name="triase", sink="s", chat_id="-9", fallback=True),
+]
+
+
+@pytest.mark.parametrize(
+    "topic, confidence, kecamatan, confidential, expected, triaged",
+    [
+        ("jalan", 0.9, "Dander", False, {"jalan", "jalan-dander"}, False),
+        ("jalan", 0.9, "dander", False, {"jalan", "jalan-dander"}, False),
+        ("jalan", 0.9, "Baureno", False, {"jalan"}, False),
+        ("jalan", 0.9, None, False, {"jalan"}, False),
+        ("pupuk", 0.9, "Kapas", False, {"pupuk-kapas"}, False),
+        ("pupuk", 0.9, None, False, {"triase"}, True),
+        ("pupuk", 0.9, "Dander", False, {"triase"}, True),
+        ("jalan", 0.49, "Dander", False, {"triase"}, True),
+        (None, 0.0, None, False, {"triase"}, True),
+        ("hama", 0.99, None, False, {"triase"}, True),
+        ("pemerintahan_desa", 0.9, None, True, {"rahasia"}, False),
+        ("pemerintahan_desa", 0.9, None, False, {"desa"}, False),
+        ("jalan", 0.9, None, True, {"triase"}, True),
+    ],
+)
+def test_route(topic, confidence, kecamatan, confidential, expected, triaged) -> None:
+    r = route(GROUPS, topic=topic, confidence=confidence, kecamatan=kecamatan, threshold=0.5,
+              confidential=confidential)
+    assert {g.name for g in r.groups} == expected
+    assert (r.triage_reason is not None) == triaged
