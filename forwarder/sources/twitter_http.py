@@ -12,11 +12,15 @@ integrations.md section C), has no timeout and no base-URL option. :class:`XTran
 * records the ``x-rate-limit-*`` headers of every answer per endpoint (:class:`RateLimit`), so the
   source can stop before a request it knows would be refused.
 
+tweepy logs every request's headers at DEBUG level, bearer token included; a filter on the
+``tweepy.client`` logger hides the ``Authorization`` value before any handler sees it.
+
 :func:`translate` maps tweepy/requests exceptions to :mod:`forwarder.errors` at the boundary.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -42,6 +46,22 @@ TWEEPY_HOST = "https://api.twitter.com"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
+_AUTH_VALUE = re.compile(r"('Authorization': ')[^']*(')")
+
+
+class _HideCredentials(logging.Filter):
+    """Replace the Authorization header value in tweepy's debug records with ``<hidden>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "Authorization" in message:
+            record.msg, record.args = _AUTH_VALUE.sub(r"\1<hidden>\2", message), ()
+        return True
+
+
+logging.getLogger("tweepy.client").addFilter(_HideCredentials())
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """The last ``x-rate-limit-*`` headers seen for one endpoint. ``reset`` is unix seconds."""
@@ -54,7 +74,7 @@ class RateLimit:
 def endpoint_key(method: str, path: str) -> str:
     """``GET /2/users/123/mentions`` -> ``"GET /2/users/:id/mentions"`` (X limits are per endpoint)."""
     path = re.sub(r"/by/username/[^/]+", "/by/username/:username", path)
-    return f"{method.upper()} {re.sub(r'/[0-9]+(?=/|$)', '/:id', path)}"
+    return f"{method.upper()} {re.sub(r'(?<!^)/[0-9]+(?=/|$)', '/:id', path)}"
 
 
 class XTransport(HTTPAdapter):

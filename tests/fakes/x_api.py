@@ -41,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -145,6 +146,7 @@ class FakeX:
         self.clock = clock
         self.requests: list[Recorded] = []
         self.posted: list[dict[str, Any]] = []
+        self.released: list[bool] = []  # per paused request: released by its event (not timeout)
         self._lock = threading.Lock()
         self._users: dict[str, dict[str, str]] = {}  # id -> user object
         self._tweets: dict[int, _Tweet] = {}
@@ -168,7 +170,8 @@ class FakeX:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                        name="fake-x", daemon=True)
         self._thread.start()
         return self
 
@@ -437,7 +440,9 @@ class FakeX:
         base = oauth_signature.signature_base_string(
             method, oauth_signature.base_string_uri(SIGNED_HOST + path),
             oauth_signature.normalize_parameters(signed))
-        expected = oauth_signature.sign_hmac_sha1(base, self.consumer_secret, self.access_token_secret)
+        keys = SimpleNamespace(client_secret=self.consumer_secret,
+                               resource_owner_secret=self.access_token_secret)
+        expected = oauth_signature.sign_hmac_sha1_with_client(base, keys)
         return secrets.compare_digest(given, expected)
 
     def create_tweet(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -493,7 +498,9 @@ class _Handler(BaseHTTPRequestHandler):
             x.requests.append(Recorded(method, path, query, dict(self.headers.items()), body))
         pause = x._take_pause()
         if pause is not None:
-            pause.wait(getattr(x, "_pause_timeout", 10.0))
+            released = pause.wait(getattr(x, "_pause_timeout", 10.0))
+            with x._lock:
+                x.released.append(released)
         key = self._endpoint(method, path)
         if key is None:
             return self._send(404, problem(404, "Not Found Error", f"No route for {method} {path}"))
