@@ -1,0 +1,466 @@
+"""Recognise the kecamatan and desa/kelurahan named in a complaint, against the Kemendagri list.
+
+The list is ``forwarder/data/wilayah/wilayah.csv.gz`` (built by ``scripts/build_wilayah.py`` from
+the npm package idn-area-data 4.0.1, Kepmendagri No. 300.2.2-2138 Tahun 2025; Kabupaten
+Bojonegoro, code 35.22, has 28 kecamatan and 430 desa/kelurahan there).
+
+:meth:`Gazetteer.find` reads a complaint as citizens write it (``kec.sumberejo``, ``ds ngumpak
+dalem``, ``DESA KALIREJO KEC. DANDER``) and weighs its evidence:
+
+* a prefix (``kec``/``kecamatan``, ``ds``/``desa``, ``kel``/``kelurahan``) followed by a name is
+  strong evidence; after a prefix a misspelt name is accepted too (rapidfuzz ``ratio`` of the
+  words run together, at least 80, 88 for names of 5 letters, exact for shorter ones, same first
+  letter);
+* a name without a prefix counts only when it matches exactly and is unlikely to be an ordinary
+  word: a name of two or more words, or one word of 7+ letters, or a capitalised word of 5+ letters
+  inside a sentence; names that are everyday words (``kapas`` cotton, ``sudah``, ``nganti``) or
+  the names of kabupaten/kota (``bojonegoro``, ``tulungagung``) never count alone;
+* a desa named together with its own kecamatan wins over everything else; a desa name found in
+  several kecamatan says nothing unless one of them is named too; a desa named alone (and unique)
+  gives its kecamatan as well.
+
+A complaint naming no place gives ``None``; routing then sends it to the topic's groups without a
+kecamatan filter (see forwarder.routing).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+
+from rapidfuzz import fuzz, process
+
+from forwarder.errors import ForwarderError
+from forwarder.types import Place
+
+KEC_PREFIXES = frozenset({"kec", "kecamatan", "kecamatane", "kecamtan", "kcmtn", "kcm", "kecmtn"})
+DESA_PREFIXES = frozenset({"ds", "dsa", "desa", "desane", "deso", "kel", "kelurahan", "kelurahane",
+                           "kalurahan", "kelrhn", "klurahan"})
+REGION_PREFIXES = frozenset({"kab", "kabupaten", "kabupatene", "kota", "kodya", "provinsi", "prov"})
+
+# Ordinary Indonesian/Javanese words that are also names of desa/kecamatan in East Java: never
+# evidence without a prefix, and after a full-word prefix ("dana desa sudah cair") only when
+# capitalised or confirmed by the other level. Chosen by reading the Bojonegoro and Surabaya lists.
+COMMON_WORDS = frozenset("""
+    sudah nganti bareng kapas kunci bobol jari gajah pojok petak geger temu turi pandan pacul bulu
+    sekar wedi kolong pesen pelem katur tanggungan bakalan sekaran kauman kacangan bendo beji mojo
+    soko talun babad deru leran jumput gayam butoh betet bakung drajat sedeng tlatah kanten woro
+    mori tebon genteng bulak perak tembok ujung tambak gading putat petemon sawahan ploso simo
+    baru jaya indah sari tengah utara selatan timur barat wetan kulon lor kidul pasar dukuh kali
+    karang tanjung gunung sawah kebon jati rejo mulyo makmur sejahtera merdeka banyu embong airlangga
+""".split())
+
+# a name right after these is a street, road or building named after a place, which may lie in
+# another kecamatan (measured on the Surabaya data: such matches agree with the label 62-75 %)
+STREET_WORDS = frozenset("""
+    jl jln jalan jaln raya gang gg rs rsud rsu universitas univ kampus upn perumahan perum pasar
+    stasiun terminal puskesmas makam masjid sd sdn smp smpn sma sman smk smkn taman pondok
+    rusunawa rusun tol jembatan bundaran alun pabrik toko hotel kantor polsek koramil
+""".split())
+
+# ... and so is a name followed by one of these ("Ngagel Jaya", "Darmo Permai", "Rungkut Madya")
+ESTATE_WORDS = frozenset("""
+    jaya indah permai madya tama asri mapan regency residence residen park estate garden city
+    village raya square mall plaza
+""".split())
+
+# a single-word name counts alone only after one of these: "pupuk langka di sugihwaras"
+LOCATIVES = frozenset("""
+    di ke dari daerah wilayah kawasan sekitar sekitaran seputar warga area nang ndek neng ning
+    ing teng wonten dusun dsn kampung kp lingkungan
+""".split())
+
+# words after a prefix that are not names ("desa kami", "kelurahan setempat"): no fuzzy match
+_NOT_NAMES = frozenset("""
+    kami saya kita ini itu yang yg setempat tersebut tsb sini sana dan di ke dari untuk tidak sudah
+    belum lain sekitar terdekat masing sy kmi mau akan juga sampai tapi dengan dg dgn
+""".split())
+
+_WORD = re.compile(r"[a-z0-9]+")
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+_MAX_WORDS = 4  # the longest official names have four words
+_DATA = ("data", "wilayah", "wilayah.csv.gz")
+
+
+class UnknownPlace(ForwarderError, LookupError):
+    """A kabupaten/kota or kecamatan name that is not in the Kemendagri list.
+
+    ``suggestions`` holds the closest official names (possibly empty); the message lists them.
+    """
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        self.suggestions = list(suggestions or [])
+        if self.suggestions:
+            message += f"; did you mean: {', '.join(self.suggestions)}?"
+        super().__init__(message)
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text`` with accents removed and every non-alphanumeric character a space.
+
+    The result has exactly ``len(text)`` characters, so offsets stay those of ``text``.
+    """
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch.lower() if ch.isalnum() else " ")
+        else:
+            base = unicodedata.normalize("NFKD", ch)[:1].lower()
+            out.append(base if base.isascii() and base.isalnum() else " ")
+    return "".join(out)
+
+
+def _key(name: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(fold(name)))
+
+
+# -- the packaged list --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _lines() -> tuple[str, ...]:
+    raw = resources.files("forwarder").joinpath(*_DATA).read_bytes()
+    return tuple(gzip.decompress(raw).decode("utf-8").splitlines()[1:])
+
+
+def _rows(prefix: str = "", levels: tuple[int, ...] = (0, 1, 2, 3)) -> list[tuple[str, str]]:
+    lines = _lines()
+    picked = [line for line in lines if line.startswith(prefix)] if prefix else lines
+    rows = []
+    for code, name in csv.reader(io.StringIO("\n".join(picked))):
+        if code.count(".") in levels:
+            rows.append((code, name))
+    return rows
+
+
+@functools.lru_cache(maxsize=1)
+def _regencies() -> dict[str, str]:
+    """Kemendagri code -> official name of every kabupaten/kota (``35.22`` -> ``Kabupaten Bojonegoro``)."""
+    return dict(_rows(levels=(1,)))
+
+
+def _bare(name: str) -> tuple[str, str]:
+    """(kind, compact name) of a kabupaten/kota written with or without its prefix."""
+    words = [w for w in _key(name) if w not in ("administrasi", "adm")]
+    kind = ""
+    if words and words[0] in ("kabupaten", "kab"):
+        kind, words = "kabupaten", words[1:]
+    elif words and words[0] in ("kota", "kodya"):
+        kind, words = "kota", words[1:]
+    return kind, "".join(words)
+
+
+@functools.lru_cache(maxsize=1)
+def _region_words() -> frozenset[str]:
+    """Compact names of every kabupaten/kota and provinsi: never a kecamatan/desa on their own."""
+    names = {_bare(n)[1] for n in _regencies().values()}
+    names |= {"".join(_key(n)) for _, n in _rows(levels=(0,))}
+    return frozenset(names)
+
+
+# -- the gazetteer ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Entry:
+    level: str  # "kec" | "desa"
+    code: str
+    name: str
+    kec_code: str
+
+
+@dataclass
+class _Candidate:
+    level: str
+    entries: list[_Entry]
+    start: int  # character offsets in the text, prefix included
+    end: int
+    strength: float
+    pair_only: bool = False
+    first_tok: int = 0
+    last_tok: int = 0
+
+
+@dataclass
+class Gazetteer:
+    """The kecamatan and desa/kelurahan of one kabupaten/kota, indexed for :meth:`find`.
+
+    Build it with :meth:`for_kabupaten` (cached per kabupaten; the index takes a few ms to build).
+    """
+
+    kabupaten: str
+    code: str
+    kecamatan_codes: dict[str, str]  # official kecamatan name -> code (35.22.01)
+    desa: dict[str, dict[str, str]]  # kecamatan code -> {desa name: desa code}
+    _exact: dict[str, list[_Entry]] = field(default_factory=dict, repr=False)
+    _fuzzy: dict[tuple[str, str], list[str]] = field(default_factory=dict, repr=False)
+    _kec_name: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_kabupaten(cls, name: str) -> Gazetteer:
+        """The gazetteer of a kabupaten/kota named as in the config.
+
+        Accepts ``"Bojonegoro"``, ``"Kabupaten Bojonegoro"``, ``"Kab. Bojonegoro"``, ``"Kota
+        Surabaya"`` or a code (``"35.22"``), in any case. Raises :class:`UnknownPlace` (a
+        LookupError) with the closest official names when the name is unknown, or when a bare name
+        is both a kabupaten and a kota (``"Malang"``: say ``"Kabupaten Malang"`` or ``"Kota Malang"``).
+        """
+        regencies = _regencies()
+        text = str(name).strip()
+        if text in regencies:
+            return _build(text)
+        kind, bare = _bare(text)
+        hits = [code for code, official in regencies.items()
+                if _bare(official)[1] == bare and (not kind or _bare(official)[0] == kind)]
+        if len(hits) == 1:
+            return _build(hits[0])
+        if len(hits) > 1:
+            raise UnknownPlace(f"{text!r} is both a kabupaten and a kota",
+                               sorted(regencies[c] for c in hits))
+        bare_names = {code: _bare(official)[1] for code, official in regencies.items()}
+        close = process.extract(bare, bare_names, scorer=fuzz.ratio, limit=3, score_cutoff=70)
+        raise UnknownPlace(f"{text!r} is not a kabupaten/kota in the Kemendagri list",
+                           [regencies[code] for _, _, code in close])
+
+    @property
+    def kecamatan_names(self) -> frozenset[str]:
+        """Official names of the kabupaten's kecamatan (Bojonegoro: 28)."""
+        return frozenset(self.kecamatan_codes)
+
+    def desa_of(self, kecamatan: str) -> frozenset[str]:
+        """Official names of the desa/kelurahan of ``kecamatan`` (a name :meth:`canonical_kecamatan`
+        accepts). Raises :class:`UnknownPlace` when it is not a kecamatan of this kabupaten."""
+        official = self.canonical_kecamatan(kecamatan)
+        if official is None:
+            raise UnknownPlace(f"{kecamatan!r} is not a kecamatan of {self.kabupaten}",
+                               self.suggest_kecamatan(kecamatan))
+        return frozenset(self.desa[self.kecamatan_codes[official]])
+
+    def canonical_kecamatan(self, name: str) -> str | None:
+        """The official spelling of a kecamatan name written in a config or a form, else ``None``.
+
+        Case, spaces and a ``kec.``/``kecamatan`` prefix do not matter (``"karangpilang"`` ->
+        ``"Karang Pilang"``); a misspelling is accepted when one official name is clearly closest
+        (rapidfuzz ratio >= 85: ``"Sumberejo"`` -> ``"Sumberrejo"``). See :meth:`suggest_kecamatan`.
+        """
+        words = [w for w in _key(str(name)) if w not in KEC_PREFIXES]
+        compact = "".join(words)
+        if not compact:
+            return None
+        if compact in self._kec_name:
+            return self._kec_name[compact]
+        close = process.extract(compact, list(self._kec_name), scorer=fuzz.ratio, limit=2,
+                                score_cutoff=85)
+        if len(close) == 1 or (len(close) == 2 and close[0][1] - close[1][1] >= 5):
+            return self._kec_name[close[0][0]]
+        return None
+
+    def suggest_kecamatan(self, name: str, limit: int = 3) -> list[str]:
+        """Up to ``limit`` official kecamatan names close to ``name``, best first (for hints)."""
+        compact = "".join(w for w in _key(str(name)) if w not in KEC_PREFIXES)
+        close = process.extract(compact, list(self._kec_name), scorer=fuzz.ratio, limit=limit,
+                                score_cutoff=60)
+        return [self._kec_name[match] for match, _, _ in close]
+
+    # -- recognition ----------------------------------------------------------------------------
+
+    def find(self, text: str) -> Place | None:
+        """The place a complaint names, or ``None`` (see the module doc for the rules).
+
+        ``Place.code`` is the desa code when a desa was recognised, else the kecamatan code;
+        ``Place.matched`` is the text that matched (prefix included), several parts joined by
+        `` … ``. Never raises on odd input (empty, emoji, HTML, 10,000 characters).
+        """
+        if not isinstance(text, str) or not text.strip():
+            return None
+        if "<" in text:  # markup is not words: blank it out, keeping offsets
+            text = _TAG.sub(lambda m: " " * len(m.group()), text)
+        folded = fold(text)
+        tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(folded)]
+        letters = [c for c in text if c.isalpha()]
+        all_caps = bool(letters) and sum(c.isupper() for c in letters) > 0.7 * len(letters)
+        candidates = self._candidates(text, tokens, all_caps)
+        if not candidates:
+            return None
+        return self._resolve(text, candidates)
+
+    def _candidates(self, text: str, tokens: list[tuple[str, int, int]],
+                    all_caps: bool) -> list[_Candidate]:
+        found: list[_Candidate] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            word = tokens[i][0]
+            if word in REGION_PREFIXES:  # "kab. bojonegoro", "kota surabaya": not a kecamatan
+                i += 1 + self._longest_exact(tokens, i + 1)[0]
+                continue
+            level = "kec" if word in KEC_PREFIXES else "desa" if word in DESA_PREFIXES else ""
+            if level and i + 1 < n:
+                cand = self._after_prefix(text, tokens, i, level, all_caps)
+                if cand is not None:
+                    found.append(cand)
+                    i = cand.last_tok + 1
+                    continue
+            if not level:
+                cand = self._bare_name(text, tokens, i, all_caps)
+                if cand is not None:
+                    found.append(cand)
+                    i = cand.last_tok + 1
+                    continue
+            i += 1
+        return found
+
+    def _longest_exact(self, tokens, i) -> tuple[int, list[_Entry]]:
+        for size in range(min(_MAX_WORDS, len(tokens) - i), 0, -1):
+            words = [t[0] for t in tokens[i:i + size]]
+            entries = self._exact.get(" ".join(words)) or self._exact.get("".join(words))
+            if entries:
+                return size, entries
+        return 0, []
+
+    def _after_prefix(self, text, tokens, i, level, all_caps) -> _Candidate | None:
+        size, entries = self._longest_exact(tokens, i + 1)
+        entries = [e for e in entries if e.level == level]
+        strength = 3.0
+        if not entries:
+            size, entries, score = self._fuzzy_after(tokens, i + 1, level)
+            if not entries:
+                return None
+            strength = 2.0 + score / 200
+        first, last = tokens[i + 1], tokens[i + size]
+        name = "".join(t[0] for t in tokens[i + 1:i + size + 1])
+        pair_only = False
+        if name in COMMON_WORDS or name in _NOT_NAMES:
+            # "dana desa sudah cair": an abbreviation or a capital letter says it is a name
+            abbreviated = tokens[i][0] in ("ds", "kec", "kel", "dsa", "kcm", "kcmtn", "kecmtn")
+            capital = text[first[1]].isupper() and not all_caps
+            if not (abbreviated or capital):
+                strength, pair_only = 0.5, True
+        return _Candidate(level, entries, tokens[i][1], last[2], strength, pair_only, i, i + size)
+
+    def _fuzzy_after(self, tokens, i, level) -> tuple[int, list[_Entry], float]:
+        best: tuple[float, int, list[str]] = (0.0, 0, [])
+        for size in range(1, min(_MAX_WORDS, len(tokens) - i) + 1):
+            words = [t[0] for t in tokens[i:i + size]]
+            if words[0] in _NOT_NAMES or any(w.isdigit() for w in words):
+                break
+            query = "".join(words)
+            if len(query) < 5:
+                continue
+            choices = self._fuzzy.get((level, query[0]), [])
+            cutoff = 88 if len(query) == 5 else 80
+            scored = process.extract(query, choices, scorer=fuzz.ratio, limit=5,
+                                     score_cutoff=cutoff)
+            if scored and scored[0][1] > best[0]:
+                top = scored[0][1]
+                best = (top, size, [m for m, s, _ in scored if s >= top - 0.01])
+        score, size, keys = best
+        entries = [e for k in keys for e in self._exact[k] if e.level == level]
+        return size, entries, score
+
+    def _bare_name(self, text, tokens, i, all_caps) -> _Candidate | None:
+        size, entries = self._longest_exact(tokens, i)
+        if not entries:
+            return None
+        words = [t[0] for t in tokens[i:i + size]]
+        compact = "".join(words)
+        start, end = tokens[i][1], tokens[i + size - 1][2]
+        before = tokens[i - 1][0] if i else ""
+        after = tokens[i + size][0] if i + size < len(tokens) else ""
+        multiword = size > 1 or any(len(_key(e.name)) > 1 for e in entries)
+        ordinary = (compact in COMMON_WORDS or compact in _region_words() or compact in _NOT_NAMES
+                    or all(w in COMMON_WORDS for w in words))
+        strength = 0.5
+        if ordinary or before in STREET_WORDS or after in ESTATE_WORDS:
+            pass  # "jl. Kenjeran", "RSUD Dr Soetomo": a street or a building, not where it is
+        elif multiword:
+            strength = 1.5
+        elif before in LOCATIVES and (len(compact) >= 7 or (len(compact) >= 5 and (
+                not text[start].isupper() or all_caps or not _sentence_start(text, start)))):
+            strength = 1.0
+        return _Candidate("any", entries, start, end, strength, strength < 1, i, i + size - 1)
+
+    def _resolve(self, text: str, candidates: list[_Candidate]) -> Place | None:
+        kecs = [(c, e) for c in candidates for e in c.entries if e.level == "kec"]
+        desas = [(c, e) for c in candidates for e in c.entries if e.level == "desa"]
+        best_pair = None
+        for dc, d in desas:
+            for kc, k in kecs:
+                if kc is dc or d.kec_code != k.code or max(dc.strength, kc.strength) < 1:
+                    continue
+                score = dc.strength + kc.strength
+                if best_pair is None or score > best_pair[0]:
+                    best_pair = (score, dc, d, kc)
+        if best_pair is not None:
+            _, dc, d, kc = best_pair
+            parts = sorted([dc, kc], key=lambda c: c.start)
+            return Place(self._kec_of(d.kec_code), d.name, d.code,
+                         " … ".join(_show(text, c) for c in parts))
+        options: list[tuple[float, int, int, Place]] = []
+        for cand in candidates:
+            if cand.pair_only:
+                continue
+            kec_codes = {e.code for e in cand.entries if e.level == "kec"}
+            if len(kec_codes) == 1:
+                code = kec_codes.pop()
+                options.append((cand.strength, 1, -cand.start,
+                                Place(self._kec_of(code), None, code, _show(text, cand))))
+                continue
+            desa_here = [e for e in cand.entries if e.level == "desa"]
+            if desa_here and len({e.kec_code for e in desa_here}) == 1:
+                d = desa_here[0]
+                place = (Place(self._kec_of(d.kec_code), d.name, d.code, _show(text, cand))
+                         if len(desa_here) == 1 else
+                         Place(self._kec_of(d.kec_code), None, d.kec_code,
+                               _show(text, cand)))
+                options.append((cand.strength, 0, -cand.start, place))
+        if not options:
+            return None
+        return max(options, key=lambda o: o[:3])[3]
+
+    def _kec_of(self, code: str) -> str:
+        return self._kec_name[self._kec_compact[code]]
+
+    @functools.cached_property
+    def _kec_compact(self) -> dict[str, str]:
+        return {code: "".join(_key(name)) for name, code in self.kecamatan_codes.items()}
+
+
+def _show(text: str, cand: _Candidate) -> str:
+    return " ".join(text[cand.start:cand.end].split())
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?\n:;\"'(" or before.endswith("..")
+
+
+@functools.lru_cache(maxsize=8)
+def _build(code: str) -> Gazetteer:
+    rows = _rows(code + ".", levels=(2, 3))
+    kec_codes = {name: c for c, name in rows if c.count(".") == 2}
+    by_code = {c: name for name, c in kec_codes.items()}
+    desa: dict[str, dict[str, str]] = {c: {} for c in by_code}
+    gaz = Gazetteer(_regencies()[code], code, kec_codes, desa)
+    entries: list[_Entry] = [_Entry("kec", c, name, c) for name, c in kec_codes.items()]
+    for c, name in rows:
+        if c.count(".") == 3:
+            parent = c.rpartition(".")[0]
+            desa[parent][name] = c
+            entries.append(_Entry("desa", c, name, parent))
+    for entry in entries:
+        words = _key(entry.name)
+        for key in {" ".join(words), "".join(words)}:
+            gaz._exact.setdefault(key, []).append(entry)
+        compact = "".join(words)
+        bucket = gaz._fuzzy.setdefault((entry.level, compact[:1]), [])
+        if compact not in bucket:
+            bucket.append(compact)
+    gaz._kec_name.update({"".join(_key(name)): name for name in kec_codes})
+    _region_words()  # load now, not during the first find()
+    return gaz
