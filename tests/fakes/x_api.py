@@ -155,6 +155,7 @@ class FakeX:
         self._tokens: dict[str, tuple[str, int | None, int]] = {}  # next_token -> (user, since, below)
         self._faults: list[Fault] = []
         self._pauses: list[threading.Event] = []
+        self._pause_timeout = 10.0
         self._windows = {k: _Window(v) for k, v in {**DEFAULT_LIMITS, **(limits or {})}.items()}
         self.add_user(handle, user_id=handle_id, name="LAPOR! Bojonegoro")
         self._server: ThreadingHTTPServer | None = None
@@ -498,7 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
             x.requests.append(Recorded(method, path, query, dict(self.headers.items()), body))
         pause = x._take_pause()
         if pause is not None:
-            released = pause.wait(getattr(x, "_pause_timeout", 10.0))
+            released = pause.wait(x._pause_timeout)
             with x._lock:
                 x.released.append(released)
         key = self._endpoint(method, path)
