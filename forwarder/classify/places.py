@@ -44,16 +44,20 @@ DESA_PREFIXES = frozenset({"ds", "dsa", "desa", "desane", "deso", "kel", "kelura
                            "kalurahan", "kelrhn", "klurahan"})
 REGION_PREFIXES = frozenset({"kab", "kabupaten", "kabupatene", "kota", "kodya", "provinsi", "prov"})
 
-# Ordinary Indonesian/Javanese words that are also names of desa/kecamatan in East Java: never
-# evidence without a prefix, and after a full-word prefix ("dana desa sudah cair") only when
-# capitalised or confirmed by the other level. Chosen by reading the Bojonegoro and Surabaya lists.
-COMMON_WORDS = frozenset("""
-    sudah nganti bareng kapas kunci bobol jari gajah pojok petak geger temu turi pandan pacul bulu
-    sekar wedi kolong pesen pelem katur tanggungan bakalan sekaran kauman kacangan bendo beji mojo
-    soko talun babad deru leran jumput gayam butoh betet bakung drajat sedeng tlatah kanten woro
-    mori tebon genteng bulak perak tembok ujung tambak gading putat petemon sawahan ploso simo
-    baru jaya indah sari tengah utara selatan timur barat wetan kulon lor kidul pasar dukuh kali
-    karang tanjung gunung sawah kebon jati rejo mulyo makmur sejahtera merdeka banyu embong airlangga
+# Ordinary words that are also names of desa/kecamatan in East Java (chosen by reading the
+# Bojonegoro and Surabaya lists). Grammar words ("dana desa sudah cair", "nganti sore") count even
+# after a full-word prefix only when capitalised, abbreviated (``ds.``) or confirmed by the other
+# level; nouns (``kapas`` cotton, ``gajah``) only need a prefix.
+FUNCTION_WORDS = frozenset("""
+    sudah nganti bareng katur sekaran bakalan kanten sedeng tanggungan woro
+""".split())
+COMMON_WORDS = FUNCTION_WORDS | frozenset("""
+    kapas kunci bobol jari gajah pojok petak geger temu turi pandan pacul bulu sekar wedi kolong
+    pesen pelem kauman kacangan bendo beji mojo soko talun babad deru leran jumput gayam butoh
+    betet bakung drajat tlatah mori tebon genteng bulak perak tembok ujung tambak gading putat
+    petemon sawahan ploso simo baru jaya indah sari tengah utara selatan timur barat wetan kulon
+    lor kidul pasar dukuh kali karang tanjung gunung sawah kebon jati rejo mulyo makmur sejahtera
+    merdeka banyu embong airlangga
 """.split())
 
 # a name right after these is a street, road or building named after a place, which may lie in
@@ -335,7 +339,7 @@ class Gazetteer:
         first, last = tokens[i + 1], tokens[i + size]
         name = "".join(t[0] for t in tokens[i + 1:i + size + 1])
         pair_only = False
-        if name in COMMON_WORDS or name in _NOT_NAMES:
+        if name in FUNCTION_WORDS or name in _NOT_NAMES:
             # "dana desa sudah cair": an abbreviation or a capital letter says it is a name
             abbreviated = tokens[i][0] in ("ds", "kec", "kel", "dsa", "kcm", "kcmtn", "kecmtn")
             capital = text[first[1]].isupper() and not all_caps
