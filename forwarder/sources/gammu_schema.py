@@ -154,23 +154,27 @@ def add_inbox_sms(
     text_decoded: str | None = None,
     sms_class: int = -1,
     smsc: str = "",
+    inserted_at: datetime | None = None,
 ) -> int:
     """Insert one received SMS (or one part) as gammu-smsd does; returns its ``inbox.ID``.
 
     ``received_at`` aware -> written as naive local time in ``timezone`` (the zone gammu-smsd
     runs in); naive -> written as given. ``Text`` is ``text`` as UTF-16BE hex (also for Default
     coding) unless ``text_hex`` is given; ``TextDecoded`` is ``text`` unless ``text_decoded`` is
-    given (both overrides exist to write damaged rows in tests).
+    given (both overrides exist to write damaged rows in tests). ``inserted_at`` sets
+    ``UpdatedInDB`` (naive UTC, when SMSD inserted the row); default SQLite's ``datetime('now')``.
     """
     hex_text = text.encode("utf-16-be", errors="surrogatepass").hex().upper() if text_hex is None else text_hex
+    inserted = None if inserted_at is None else _local_naive(inserted_at, "UTC")
     conn = sqlite3.connect(db_path)
     try:
         with conn:
             cursor = conn.execute(
-                "INSERT INTO inbox (ReceivingDateTime, Text, SenderNumber, Coding, SMSCNumber, UDH, "
-                "Class, TextDecoded, RecipientID, Status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (_local_naive(received_at, timezone), hex_text, number, coding, smsc, udh, sms_class,
-                 text if text_decoded is None else text_decoded, recipient_id),
+                "INSERT INTO inbox (UpdatedInDB, ReceivingDateTime, Text, SenderNumber, Coding, "
+                "SMSCNumber, UDH, Class, TextDecoded, RecipientID, Status) "
+                "VALUES (COALESCE(?, datetime('now')), ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                (inserted, _local_naive(received_at, timezone), hex_text, number, coding, smsc, udh,
+                 sms_class, text if text_decoded is None else text_decoded, recipient_id),
             )
             return int(cursor.lastrowid or 0)
     finally:
