@@ -270,6 +270,9 @@ def _cross_check(
             problems.append(Problem(f"{where}.name", f"group name {g.name!r} is used twice",
                                     f"first at groups[{seen[g.name]}]"))
         seen.setdefault(g.name, i)
+        sink_cfg = data["sinks"].get(g.sink) if isinstance(data.get("sinks"), dict) else None
+        sink_type = sink_cfg.get("type") if isinstance(sink_cfg, dict) else None
+        problems.extend(_check_chat_id(sink_type, g.chat_id, f"{where}.chat_id"))
         if not g.fallback and not g.topics:
             problems.append(Problem(f"{where}.topics", "a group that is not the fallback needs topics",
                                     "list the topics it receives, or set fallback: true"))
@@ -287,6 +290,77 @@ def _cross_check(
     return problems
 
 
+#: Keys whose value is meant to be yes/no; elsewhere YAML 1.1's yes/no/on/off booleans are a trap.
+_BOOL_KEYS = {"fallback", "confidential"}
+_YAML_BOOL_TAG = "tag:yaml.org,2002:bool"
+_YAML_INT_TAG = "tag:yaml.org,2002:int"
+_YAML_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML and catch the YAML 1.1 readings that silently change a value.
+
+    PyYAML follows YAML 1.1: unquoted ``no``/``off``/``yes``/``on`` are booleans, ``22:00`` is
+    the number 1320 (base 60), ``0123`` is octal 83. Those are reported as problems with their
+    path, except yes/no on keys that are meant to be booleans. Raises yaml.YAMLError.
+    """
+    loader = yaml.SafeLoader(text)
+    problems: list[Problem] = []
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, problems
+
+        def build(node: yaml.Node, path: str, key: str | None) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                loader.flatten_mapping(node)
+                out: dict[Any, Any] = {}
+                for key_node, value_node in node.value:
+                    k = loader.construct_object(key_node, deep=True)
+                    out[k] = build(value_node, _path_text((k,), path), str(k))
+                return out
+            if isinstance(node, yaml.SequenceNode):
+                return [build(child, f"{path}[{i}]", None) for i, child in enumerate(node.value)]
+            value = loader.construct_object(node, deep=True)
+            if isinstance(node, yaml.ScalarNode) and node.style is None:
+                raw = node.value
+                if node.tag == _YAML_BOOL_TAG and raw.lower() not in ("true", "false") \
+                        and key not in _BOOL_KEYS:
+                    problems.append(Problem(path, f"YAML reads {raw} as the boolean {value}",
+                                            f"quote it if you mean the word: '{raw}'"))
+                elif node.tag in (_YAML_INT_TAG, _YAML_FLOAT_TAG) and ":" in raw:
+                    problems.append(Problem(path, f"YAML reads {raw} as the number {value} (base 60)",
+                                            f"quote it: '{raw}'"))
+                elif node.tag == _YAML_INT_TAG and re.fullmatch(r"[-+]?0[0-7_]+|[-+]?0o[0-7_]+", raw):
+                    problems.append(Problem(path, f"YAML reads {raw} as the octal number {value}",
+                                            f"quote it to keep the digits: '{raw}'"))
+            return value
+
+        return build(root, "", None), problems
+    finally:
+        loader.dispose()
+
+
+_TELEGRAM_CHAT = re.compile(r"-?\d+|@[A-Za-z][A-Za-z0-9_]{3,}")
+
+
+def _check_chat_id(sink_type: str | None, chat_id: str, where: str) -> list[Problem]:
+    """Telegram chat ids are numbers (groups negative: -123..., supergroups -100...)."""
+    if sink_type != "telegram":
+        return []
+    squeezed = re.sub(r"[\s.]", "", chat_id)
+    if squeezed != chat_id and _TELEGRAM_CHAT.fullmatch(squeezed):
+        return [Problem(where, f"chat id {chat_id!r} contains spaces or dots", f"write {squeezed}")]
+    if not _TELEGRAM_CHAT.fullmatch(chat_id):
+        return [Problem(where, f"{chat_id!r} is not a Telegram chat id",
+                        "a group id is a negative number such as -1001234567890 (see the README: chat ids)")]
+    if chat_id.isdigit():
+        hint = f"-{chat_id}" if chat_id.startswith("100") and len(chat_id) >= 13 else f"-{chat_id} or -100{chat_id}"
+        return [Problem(where, f"chat id {chat_id} is positive: that is a private chat, not a group",
+                        f"group ids are negative; did you mean {hint}?")]
+    return []
+
+
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
     """Read and check the YAML file at ``path``.
 
@@ -299,9 +373,21 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Setti
     except OSError as exc:
         raise ConfigError([Problem("", f"cannot read the config: {exc.strerror}")], str(path))
     try:
-        data = yaml.safe_load(text)
+        data, yaml_problems = _read_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], str(path))
-    return parse_config(data, env=env, source=str(path), path=path)
+    try:
+        settings = parse_config(data, env=env, source=str(path), path=path)
+    except ConfigError as exc:
+        raise ConfigError(_merge(yaml_problems, exc.problems), str(path)) from None
+    if yaml_problems:
+        raise ConfigError(yaml_problems, str(path))
+    return settings
+
+
+def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
+    """Problems of both lists; a YAML-reading problem explains a later one on the same path."""
+    explained = {p.path for p in first}
+    return first + [p for p in second if p.path not in explained]

@@ -105,3 +105,40 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     top.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError):
         load_config(top)
+
+
+TELEGRAM_BASE = """
+version: 1
+sinks:
+  tg: {type: telegram, token: "123:abc"}
+groups:
+  - {name: triase, sink: tg, chat_id: -1009, fallback: yes}
+"""
+
+
+@pytest.mark.parametrize(
+    "group, path, words",
+    [
+        ("{name: no, sink: tg, chat_id: -1, topics: [pupuk]}", "groups[1].name", "boolean"),
+        ("{name: a, sink: tg, chat_id: -1, topics: [off]}", "groups[1].topics[0]", "boolean"),
+        ("{name: a, sink: tg, chat_id: 22:00, topics: [jalan]}", "groups[1].chat_id", "base 60"),
+        ("{name: a, sink: tg, chat_id: -0123, topics: [jalan]}", "groups[1].chat_id", "octal"),
+        ("{name: a, sink: tg, chat_id: '-100 123 456', topics: [jalan]}", "groups[1].chat_id", "-100123456"),
+        ("{name: a, sink: tg, chat_id: 1001234567890, topics: [jalan]}", "groups[1].chat_id", "-1001234567890"),
+        ("{name: a, sink: tg, chat_id: 'grup pupuk', topics: [jalan]}", "groups[1].chat_id", "negative"),
+    ],
+)
+def test_yaml_pitfalls_are_caught_with_path_and_hint(tmp_path: Path, group: str, path: str, words: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(TELEGRAM_BASE + f"  - {group}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    problems = [p for p in info.value.problems if p.path == path]
+    assert problems, info.value
+    assert words in str(problems[0]), str(problems[0])
+
+
+def test_yes_on_a_boolean_key_is_fine(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(TELEGRAM_BASE + "  - {name: a, sink: tg, chat_id: '-1001', topics: [jalan]}\n")
+    assert load_config(cfg, env={}).fallback.name == "triase"
