@@ -260,8 +260,8 @@ def _split(tokens: list[_Tok], budget: int) -> list[str]:
         for tok in body:
             _apply(part_stack, tok)
         text = prefix + "".join(t.raw for t in body) + _closing(part_stack)
-        if text.strip():
-            parts.append(text)
+        if any(t.kind == "text" and not t.raw.isspace() for t in body):
+            parts.append(text)  # a part of only tags would be an empty message
         nxt = cut
         while nxt < n and _is_space(tokens[nxt]):
             nxt += 1

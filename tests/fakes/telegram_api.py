@@ -165,6 +165,13 @@ class FakeTelegram:
         with self._lock:
             self.state.floods[chat_key(chat_id)] = [retry_after, times]
 
+    def fail(self, chat_id: int | str, code: int = 500, description: str = "Internal Server Error",
+             times: int = 1, parameters: dict[str, Any] | None = None) -> None:
+        """The next ``times`` sendMessage/editMessageText to ``chat_id`` get this error answer
+        (nothing is recorded as sent)."""
+        with self._lock:
+            self.state.failures[chat_key(chat_id)] = [code, description, parameters, times]
+
     def kick(self, chat_id: int | str) -> None:
         """The bot was removed from the chat: 403 ``Forbidden: bot was kicked from the ... chat``."""
         with self._lock:
@@ -361,6 +368,10 @@ class FakeTelegram:
 
     def _scripted_faults(self, key: Any, parse_mode: str | None) -> float:
         """Apply per-chat scripted faults; returns the answer delay (0 for none)."""
+        failure = self.state.failures.get(key)
+        if failure and failure[3] > 0:
+            failure[3] -= 1
+            raise _Fault(failure[0], failure[1], failure[2])
         flood = self.state.floods.get(key)
         if flood and flood[1] > 0:
             flood[1] -= 1

@@ -90,6 +90,7 @@ class FakeState:
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     # scripted faults
     floods: dict[Any, list[int]] = field(default_factory=dict)  # chat -> [retry_after, times]
+    failures: dict[Any, list[Any]] = field(default_factory=dict)  # chat -> [code, text, params, times]
     kicked: set[Any] = field(default_factory=set)
     unknown: set[Any] = field(default_factory=set)
     migrated: dict[Any, int] = field(default_factory=dict)
@@ -128,7 +129,7 @@ class FakeState:
         if full:
             chat.update(accent_color_id=0, max_reaction_count=11, accepted_gift_types={
                 "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-                "premium_subscription": False})
+                "premium_subscription": False, "gifts_from_channels": False})
         return chat
 
     def member(self, key: Any, user_id: Any) -> dict[str, Any]:
