@@ -1,0 +1,201 @@
+"""Benchmark the topic classifier against the plain recipe, side by side, on the shared data.
+
+Protocol (shared/data/README.md): Surabaya Media Center complaints, ``is_dup_text`` rows dropped,
+sorted by ``tanggal_keluhan``, oldest 80 % train / newest 20 % test. Task ``topic``: labels from
+``topic_map.csv`` (15 topics; unmapped rows left out). Task ``instansi``: every ``Kelurahan …`` /
+``Kecamatan …`` office merged into one class, classes with under 30 rows dropped (24 classes).
+
+Plain recipe: stock scikit-learn, raw text, FeatureUnion(TfidfVectorizer word 1-2-grams,
+TfidfVectorizer char_wb 2-5-grams), LinearSVC C=0.5, CalibratedClassifierCV(cv=3).
+Ours: forwarder.classify (normalisation, TextFeatures, DEFAULT_RECIPE).
+
+Usage::
+
+    python bench/bench_classifier.py                 # both tasks, writes bench/RESULTS-classifier.md
+    python bench/bench_classifier.py --validate      # choices: newest 20 % of the TRAIN part as validation
+    python bench/bench_classifier.py --no-write
+
+The data is read from ../shared/data relative to the repository and never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.svm import LinearSVC
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "surabaya_mediacenter"
+sys.path.insert(0, str(ROOT))
+
+from forwarder.classify.evaluate import evaluate  # noqa: E402
+from forwarder.classify.model import load_model, save_model  # noqa: E402
+from forwarder.classify.train import DEFAULT_RECIPE, Recipe, fit_model  # noqa: E402
+from forwarder.types import Tag  # noqa: E402
+
+csv.field_size_limit(10_000_000)
+
+
+def load_task(task: str) -> tuple[list[str], list[str], list[str]]:
+    """(texts, labels, dates) of a task, duplicates dropped, sorted by date (stable)."""
+    with open(DATA / "complaints.csv", newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["is_dup_text"] != "True"]
+    if task == "topic":
+        with open(DATA / "topic_map.csv", newline="", encoding="utf-8") as handle:
+            mapping = {r["topik"]: r["topic"] for r in csv.DictReader(handle)}
+        rows = [dict(r, label=mapping[r["topik"]]) for r in rows if r["topik"] in mapping]
+    else:
+        def merged(name: str) -> str:
+            return "Kelurahan/Kecamatan" if name.startswith(("Kelurahan", "Kecamatan")) else name
+
+        counts = Counter(merged(r["instansi"]) for r in rows)
+        rows = [dict(r, label=merged(r["instansi"])) for r in rows]
+        rows = [r for r in rows if counts[r["label"]] >= 30]
+    rows.sort(key=lambda r: r["tanggal_keluhan"])
+    return [r["keluhan"] for r in rows], [r["label"] for r in rows], [r["tanggal_keluhan"] for r in rows]
+
+
+def time_split(n: int, fraction: float = 0.2) -> tuple[slice, slice]:
+    cut = int(round(n * (1 - fraction)))
+    return slice(0, cut), slice(cut, n)
+
+
+class Plain:
+    """The reference recipe of shared/data/README.md, stock scikit-learn on raw text."""
+
+    name = "plain recipe"
+
+    def fit(self, texts: list[str], labels: list[str]) -> Plain:
+        union = FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 2))),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))),
+        ])
+        clf = CalibratedClassifierCV(LinearSVC(C=0.5), cv=3)
+        self.pipe = make_pipeline(union, clf).fit(texts, labels)
+        return self
+
+    def predict(self, texts: list[str]) -> list[Tag]:
+        proba = self.pipe.predict_proba(texts)
+        classes = self.pipe.classes_
+        best = proba.argmax(axis=1)
+        return [Tag(str(classes[b]), float(proba[i, b])) for i, b in enumerate(best)]
+
+    def size_bytes(self) -> int:
+        import skops.io as sio
+
+        return len(sio.dumps(self.pipe))
+
+
+class Ours:
+    name = "forwarder"
+
+    def __init__(self, recipe: Recipe = DEFAULT_RECIPE) -> None:
+        self.recipe = recipe
+
+    def fit(self, texts: list[str], labels: list[str]) -> Ours:
+        self.model = fit_model(texts, labels, self.recipe)
+        return self
+
+    def predict(self, texts: list[str]) -> list[Tag]:
+        return self.model.predict(texts)
+
+    def size_bytes(self) -> int:
+        with tempfile.TemporaryDirectory() as tmp:
+            save_model(self.model, tmp)
+            size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+            started = time.perf_counter()
+            load_model(tmp)
+            self.load_seconds = time.perf_counter() - started
+        return size
+
+
+def run(system, train_x, train_y, test_x, test_y) -> dict:
+    started = time.perf_counter()
+    system.fit(train_x, train_y)
+    train_s = time.perf_counter() - started
+    system.predict(test_x[:200])  # warm-up
+    started = time.perf_counter()
+    tags = system.predict(test_x)
+    rate = len(test_x) / (time.perf_counter() - started)
+    out = evaluate(test_x, test_y, tags)
+    out.update(train_s=train_s, rate=rate, size=system.size_bytes())
+    out["load_s"] = getattr(system, "load_seconds", None)
+    return out
+
+
+def row(name: str, m: dict) -> str:
+    load = f"{m['load_s']:.2f} s" if m.get("load_s") is not None else "-"
+    return (
+        f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['coverage']['0.8']['precision']:.3f} "
+        f"| {m['coverage']['0.7']['precision']:.3f} | {m['short_accuracy']:.3f} (n={m['n_short']}) "
+        f"| {m['train_s']:.1f} s | {m['rate']:,.0f}/s | {m['size'] / 1e6:.1f} MB | {load} |"
+    )
+
+
+HEADER = (
+    "| system | accuracy | macro-F1 | precision @80 % cov. | precision @70 % cov. "
+    "| short (<60 chars) accuracy | train | predict | size | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--validate", action="store_true", help="score on a validation split of the train part")
+    parser.add_argument("--task", choices=["topic", "instansi", "both"], default="both")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--skip-plain", action="store_true")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"no shared data at {DATA}")
+    tasks = ["topic", "instansi"] if args.task == "both" else [args.task]
+    lines = []
+    for task in tasks:
+        texts, labels, _dates = load_task(task)
+        train, test = time_split(len(texts))
+        tx, ty, vx, vy = texts[train], labels[train], texts[test], labels[test]
+        if args.validate:
+            inner, val = time_split(len(tx))
+            tx, ty, vx, vy = tx[inner], ty[inner], tx[val], ty[val]
+        part = "validation (newest 20 % of train)" if args.validate else "test (newest 20 %)"
+        head = f"### {task}: {len(set(ty))} classes, {len(tx)} train rows, {len(vx)} {part} rows"
+        print(head)
+        lines += [head, "", HEADER]
+        systems = ([] if args.skip_plain else [Plain()]) + [Ours()]
+        for system in systems:
+            m = run(system, tx, ty, vx, vy)
+            line = row(system.name, m)
+            print(line, flush=True)
+            lines.append(line)
+        lines.append("")
+        if isinstance(systems[-1], Ours):
+            worst = sorted(m["per_topic"].items(), key=lambda kv: kv[1]["f1"])[:5]
+            lines.append("Weakest classes (ours, F1): " + ", ".join(f"{k} {v['f1']:.2f}" for k, v in worst))
+            lines.append("")
+    if not args.no_write and not args.validate:
+        target = ROOT / "bench" / "RESULTS-classifier.md"
+        text = target.read_text() if target.exists() else ""
+        marker = "<!-- bench output -->"
+        body = "\n".join(lines)
+        if marker in text:
+            text = text[: text.index(marker) + len(marker)] + "\n\n" + body + "\n"
+        else:
+            text = text + f"\n{marker}\n\n{body}\n"
+        target.write_text(text)
+        print(f"written to {target}")
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    main()

@@ -1,0 +1,152 @@
+"""Train a topic model: the recipe, fitting, and the train-evaluate-(refit) run the CLIs share.
+
+:data:`DEFAULT_RECIPE` was chosen by measurement on a validation split carved from the training part
+of the shared Surabaya data (bench/bench_classifier.py, bench/RESULTS-classifier.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.svm import LinearSVC
+
+from forwarder.classify.data import Labelled, check_counts, split
+from forwarder.classify.evaluate import evaluate
+from forwarder.classify.features import TextFeatures
+from forwarder.classify.model import NORMALIZER_VERSION, TopicModel
+from forwarder.classify.normalize import normalize
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Features and classifier. ``calibration_folds`` is the ``cv`` of CalibratedClassifierCV."""
+
+    word_max_n: int = 2
+    char_ngrams: tuple[int, int] = (2, 5)
+    min_df: int = 1
+    char_min_df: int = 2
+    sublinear_tf: bool = True
+    char_weight: float = 1.0
+    C: float = 0.5
+    class_weight: str | None = None
+    calibration: str = "sigmoid"
+    calibration_folds: int = 3
+
+    def features(self) -> TextFeatures:
+        return TextFeatures(
+            word_max_n=self.word_max_n,
+            char_ngrams=tuple(self.char_ngrams),
+            min_df=self.min_df,
+            char_min_df=self.char_min_df,
+            sublinear_tf=self.sublinear_tf,
+            char_weight=self.char_weight,
+        )
+
+    def classifier(self) -> CalibratedClassifierCV:
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight)
+        return CalibratedClassifierCV(svm, method=self.calibration, cv=self.calibration_folds)
+
+
+DEFAULT_RECIPE = Recipe()
+MIN_ROWS_PER_TOPIC = 5
+"""Each topic needs this many rows: a few for each of the 3 calibration folds plus a test row."""
+
+
+def new_version(now: datetime | None = None, data_sha: str = "") -> str:
+    """A model version id: UTC time and the start of the data hash, ``20261129T142233-ab12cd``."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%S") + (f"-{data_sha[:6]}" if data_sha else "")
+
+
+def fit_model(
+    texts: list[str],
+    labels: list[str],
+    recipe: Recipe = DEFAULT_RECIPE,
+    card: dict[str, Any] | None = None,
+) -> TopicModel:
+    """Fit features and calibrated classifier on raw ``texts`` with topics ``labels``.
+
+    Texts with no usable words are left out of fitting. ``card`` seeds the model card (it must
+    have ``version``; one is made up otherwise).
+    """
+    normed = [normalize(t) for t in texts]
+    keep = [i for i, n in enumerate(normed) if n]
+    normed = [normed[i] for i in keep]
+    y = [labels[i] for i in keep]
+    features = recipe.features().fit(normed)
+    classifier = recipe.classifier().fit(features.transform(normed), y)
+    card = dict(card or {})
+    card.setdefault("version", new_version())
+    card.setdefault("labels", sorted(set(y)))
+    card["recipe"] = asdict(recipe)
+    card["normalizer"] = NORMALIZER_VERSION
+    return TopicModel(features, classifier, card)
+
+
+@dataclass
+class TrainResult:
+    model: TopicModel
+    metrics: dict[str, Any]
+    test: Labelled
+    test_tags: list
+    seconds: float
+
+
+def train_and_evaluate(
+    data: Labelled,
+    *,
+    test_fraction: float = 0.2,
+    by_date: bool = False,
+    refit: bool = False,
+    recipe: Recipe = DEFAULT_RECIPE,
+    sources: list[str] | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> TrainResult:
+    """Split, fit on the training part, evaluate on the held-out part, optionally refit on all.
+
+    The model card gets the metrics, the split, the data hash and row counts. Raises
+    :class:`~forwarder.classify.data.TrainingDataError` when a topic has too few rows.
+    """
+    say = progress or (lambda _msg: None)
+    check_counts(data, MIN_ROWS_PER_TOPIC)
+    train_idx, test_idx = split(data, test_fraction, by_date)
+    train, test = data.subset(train_idx), data.subset(test_idx)
+    check_counts(train, recipe.calibration_folds)
+    now = now or datetime.now(timezone.utc)
+    card: dict[str, Any] = {
+        "version": new_version(now, data.sha256),
+        "created_at": now.isoformat(timespec="seconds"),
+        "data": {
+            "sha256": data.sha256,
+            "rows": len(data),
+            "rows_train": len(train),
+            "rows_test": len(test),
+            "sources": list(sources or []),
+            "notes": list(data.notes),
+        },
+        "split": {
+            "kind": "newest by date" if by_date else "stratified random",
+            "test_fraction": test_fraction,
+        },
+    }
+    started = time.perf_counter()
+    say(f"fitting on {len(train)} rows")
+    model = fit_model(train.texts, train.labels, recipe, card)
+    say(f"evaluating on {len(test)} held-out rows")
+    tags = model.predict(test.texts)
+    metrics = evaluate(test.texts, test.labels, tags)
+    model.card["metrics"] = metrics
+    if refit:
+        say(f"refitting on all {len(data)} rows")
+        model = fit_model(data.texts, data.labels, recipe, dict(model.card))
+        model.card["refit_on_all_rows"] = True
+        model.card["labels"] = sorted(set(data.labels))
+    return TrainResult(model, metrics, test, tags, time.perf_counter() - started)

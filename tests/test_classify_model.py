@@ -1,0 +1,229 @@
+"""Topic model: train on a small CSV, save, load, predict, refuse bad model files, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import skops.io as sio
+from click.testing import CliRunner
+
+from forwarder.classify.cli import classify_command, train_command
+from forwarder.classify.data import TrainingDataError, read_csv, read_label_map
+from forwarder.classify.model import (
+    CARD_FILE,
+    MODEL_FILE,
+    TopicModel,
+    check_topics,
+    file_sha256,
+    load_model,
+    save_model,
+)
+from forwarder.classify.train import fit_model, train_and_evaluate
+from forwarder.errors import ModelError
+
+DATA = Path(__file__).parent / "data"
+SMALL = DATA / "small_complaints.csv"
+LABEL_MAP = DATA / "label_map.csv"
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    return read_csv(SMALL, "text", "kategori", "tanggal", read_label_map(LABEL_MAP))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, labelled):
+    model = fit_model(labelled.texts, labelled.labels)
+    return save_model(model, tmp_path_factory.mktemp("model") / "m")
+
+
+def test_label_map_leaves_out_unmapped_rows(labelled):
+    assert len(labelled) == 36
+    assert set(labelled.labels) == {"jalan", "penerangan_jalan", "kebersihan"}
+    assert any("1 row(s) whose label is not in the label map" in n for n in labelled.notes)
+
+
+def test_round_trip_predicts_the_topics(saved):
+    model = load_model(saved)
+    assert isinstance(model, TopicModel)
+    assert model.labels == {"jalan", "penerangan_jalan", "kebersihan"}
+    tags = model.predict([
+        "jalan rusak berlubang di Dander",
+        "LAMPU PJU MATI gelap bgt min",
+        "sampah numpuk bau di TPS",
+    ])
+    assert [t.topic for t in tags] == ["jalan", "penerangan_jalan", "kebersihan"]
+    for tag in tags:
+        assert 0.0 < tag.confidence <= 1.0
+        assert tag.model_version == model.version
+        assert 1 <= len(tag.keywords) <= 5
+    assert "sampah" in tags[2].keywords
+
+
+@pytest.mark.parametrize(
+    "text", ["", "?", "😀😡🙏", "081234567890 12345", "   ", "selamat pagi min", "<p>&nbsp;</p>", None]
+)
+def test_unusable_text_gets_no_topic(saved, text):
+    model = load_model(saved)
+    (tag,) = model.predict([text])
+    assert (tag.topic, tag.confidence, tag.keywords) == (None, 0.0, ())
+    assert tag.model_version == model.version
+
+
+def test_long_and_html_text_is_classified(saved):
+    model = load_model(saved)
+    long = "lampu jalan mati " * 800
+    tags = model.predict([long, "<b>sampah</b> &amp; bau di <i>pasar</i>"])
+    assert [t.topic for t in tags] == ["penerangan_jalan", "kebersihan"]
+
+
+def test_card_records_versions_and_hash(saved):
+    card = json.loads((saved / CARD_FILE).read_text())
+    assert card["model_sha256"] == file_sha256(saved / MODEL_FILE)
+    assert {"scikit-learn", "numpy", "scipy", "skops", "python"} <= set(card["libraries"])
+    assert card["labels"] == ["jalan", "kebersihan", "penerangan_jalan"]
+
+
+def copy_model(saved: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(saved, target)
+    return target
+
+
+def test_missing_model_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="no topic model at .*forwarder train"):
+        load_model(tmp_path / "nothing")
+    with pytest.raises(ModelError, match="neither a model"):
+        load_model(tmp_path)
+
+
+def test_foreign_sklearn_version_is_refused(saved, tmp_path):
+    target = copy_model(saved, tmp_path)
+    card = json.loads((target / CARD_FILE).read_text())
+    card["libraries"]["scikit-learn"] = "0.24.2"
+    (target / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*forwarder train"):
+        load_model(target)
+
+
+def test_modified_file_is_refused(saved, tmp_path):
+    target = copy_model(saved, tmp_path)
+    with open(target / MODEL_FILE, "ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelError, match="SHA-256 differs"):
+        load_model(target)
+
+
+class Gadget:
+    """A type no forwarder model may hold."""
+
+
+def test_untrusted_type_is_refused_even_with_matching_hash(saved, tmp_path):
+    target = copy_model(saved, tmp_path)
+    model = load_model(saved)
+    sio.dump({"features": model.features, "classifier": model.classifier, "x": Gadget()},
+             target / MODEL_FILE)
+    card = json.loads((target / CARD_FILE).read_text())
+    card["model_sha256"] = file_sha256(target / MODEL_FILE)
+    (target / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="does not trust.*Gadget"):
+        load_model(target)
+
+
+def test_garbage_file_is_refused(saved, tmp_path):
+    target = copy_model(saved, tmp_path)
+    (target / MODEL_FILE).write_bytes(b"not a zip at all")
+    card = json.loads((target / CARD_FILE).read_text())
+    card["model_sha256"] = file_sha256(target / MODEL_FILE)
+    (target / CARD_FILE).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="cannot read"):
+        load_model(target)
+    (target / CARD_FILE).write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read the model card"):
+        load_model(target)
+
+
+def test_check_topics(saved):
+    model = load_model(saved)
+    assert check_topics(model, {"jalan", "penerangan_jalan", "kebersihan"}, fallback=False) == []
+    assert check_topics(model, {"jalan", "penerangan_jalan"}, fallback=True) == []
+    warnings = check_topics(model, {"jalan", "penerangan_jalan", "pupuk"}, fallback=False)
+    assert len(warnings) == 2
+    assert "'kebersihan'" in warnings[0] and "no fallback" in warnings[0]
+    assert "'pupuk'" in warnings[1] and "never emits" in warnings[1]
+
+
+def test_too_few_rows_per_topic(labelled):
+    from forwarder.classify.data import Labelled
+
+    few = Labelled(labelled.texts[:14], labelled.labels[:14], labelled.dates[:14])
+    with pytest.raises(TrainingDataError, match="too few rows"):
+        train_and_evaluate(few)
+
+
+def test_time_split_holds_out_the_newest(labelled):
+    result = train_and_evaluate(labelled, by_date=True, test_fraction=0.25)
+    assert min(result.test.dates) >= "2025-02-11"
+    assert result.model.card["split"]["kind"] == "newest by date"
+    assert result.model.card["data"]["rows_test"] == 9
+
+
+# ---- CLI ---------------------------------------------------------------------------------------
+
+def test_cli_train_and_classify(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "model"
+    result = runner.invoke(train_command, [
+        "--data", str(SMALL), "--text-column", "text", "--label-column", "kategori",
+        "--label-map", str(LABEL_MAP), "--date-column", "tanggal", "--test-fraction", "0.25",
+        "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.output and "penerangan_jalan" in result.output
+    assert "1 row(s) whose label is not in the label map left out" in result.output
+    card = json.loads((out / CARD_FILE).read_text())
+    assert "refit_on_all_rows" not in card and card["data"]["rows_train"] == 27
+
+    result = runner.invoke(classify_command, ["lampu jalan mati min", "--model", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "topic: penerangan_jalan" in result.output and "keywords:" in result.output
+
+    result = runner.invoke(classify_command, ["🙏🙏", "--model", str(out)])
+    assert "topic: (none)" in result.output
+
+
+def test_cli_refit_uses_all_rows(tmp_path):
+    out = tmp_path / "m"
+    result = CliRunner().invoke(train_command, [
+        "--data", str(SMALL), "--label-column", "kategori", "--label-map", str(LABEL_MAP),
+        "--refit", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / CARD_FILE).read_text())
+    assert card["refit_on_all_rows"] is True and card["data"]["rows"] == 36
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--label-column", "nope"], "no column 'nope'"),
+        (["--label-column", "kategori", "--data", "missing.csv"], "cannot read missing.csv"),
+        (["--label-column", "kategori"], "too few rows for topic(s): Lainnya (1)"),
+    ],
+)
+def test_cli_train_errors(tmp_path, args, message):
+    base = ["--out", str(tmp_path / "m")]
+    if "--data" not in args:
+        base += ["--data", str(SMALL)]
+    result = CliRunner().invoke(train_command, base + args)
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_cli_classify_missing_model(tmp_path):
+    result = CliRunner().invoke(classify_command, ["jalan rusak", "--model", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert "no topic model" in result.output
