@@ -217,3 +217,25 @@ def test_personal_data_detector_catches(text):
 ])
 def test_personal_data_detector_lets_pass(text):
     assert_no_personal_data(text)
+
+
+def test_serves_another_process(fake_telegram):
+    """The fake runs in its own thread, so a daemon started as a subprocess can use it too."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from forwarder.sinks.telegram import Config, Sink\n"
+        "async def main():\n"
+        "    s = Sink('tg', Config(type='telegram', token=sys.argv[1], api_base_url=sys.argv[2]))\n"
+        "    await s.start()\n"
+        "    print(await s.send('-100777', '<b>dari proses lain</b>'))\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, fake_telegram.token, fake_telegram.base_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
+    assert fake_telegram.visible_texts("-100777") == ["dari proses lain"]

@@ -131,8 +131,13 @@ class Sink:
                                pool_timeout=cfg.connect_timeout)
         bot = telegram.Bot(cfg.token, base_url=f"{cfg.api_base_url}/bot",
                            base_file_url=f"{cfg.api_base_url}/file/bot", request=request)
-        async with self._translated(None, sending=False):
-            await bot.initialize()  # initialises httpx and calls getMe
+        await self.close()  # a second start() (after a failed one) begins afresh
+        try:
+            async with self._translated(None, sending=False):
+                await bot.initialize()  # initialises httpx and calls getMe
+        except BaseException:
+            await bot.shutdown()  # do not leave the httpx client open when the check fails
+            raise
         self._bot = bot
         self.username = bot.username
         log.info("sink=%s telegram bot=@%s ready", self.name, self.username)
