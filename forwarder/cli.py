@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
-from pathlib import Path
 
-import click
+# python-telegram-bot 22: opt in to timedelta retry_after now (the sink reads both forms),
+# which also silences its deprecation warning on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from forwarder import __version__
-from forwarder.errors import ConfigError, ForwarderError, ModelError, StoreError
+import click  # noqa: E402
+
+from forwarder import __version__  # noqa: E402
+from forwarder.errors import ConfigError, ModelError, StoreError  # noqa: E402
 
 DEFAULT_CONFIG = "config/groups.yaml"
 
