@@ -19,7 +19,14 @@ Tables:
 ``source_state``
     per source: ``cursor`` (X since_id), last poll time, last error.
 ``events``
-    what happened to a complaint (routed, delivered, acknowledged, done...): who, when, what.
+    what happened to a complaint: ``at`` (UTC), ``actor`` (``system``, ``tg:<user id>``,
+    ``citizen``, ``admin:<name>``), ``kind`` and ``data`` (JSON). Kinds: ``received``, ``routed``
+    {groups, topic, confidence, triage_reason}, ``delivered`` {group, message_ids},
+    ``delivery_dead`` {group, error}, ``rerouted`` {group, reason} (officer re-routes also carry
+    {from_group, to_group, topic, kecamatan}), ``acknowledged`` {group}, ``in_progress`` {group},
+    ``done`` {group, note}, ``not_ours`` {group}, ``question`` {group, text},
+    ``answer`` {group, text}, ``citizen_reply`` {text}, ``reopened`` {reason},
+    ``confirmed_solved``, ``spam``, ``duplicate`` {of}, ``revealed`` {admin} (unmasked read).
 ``labels``
     topic corrections by officers, used as training examples (``forwarder model train``).
 ``chat_overrides``
