@@ -130,7 +130,10 @@ def queue_sms(
     multipart = len(parts) > 1
     if reference is None:
         reference = random.randrange(256)
-    udh = [build_concat_udh(reference, len(parts), i, bits=8) if multipart else "" for i in range(1, len(parts) + 1)]
+    udh = [
+        build_concat_udh(reference, len(parts), i, bits=8) if multipart else ""
+        for i in range(1, len(parts) + 1)
+    ]
 
     def hex_of(part: str) -> str:
         return part.encode("utf-16-be").hex().upper()
@@ -140,8 +143,16 @@ def queue_sms(
         cursor = conn.execute(
             "INSERT INTO outbox (DestinationNumber, Text, TextDecoded, Coding, UDH, Class, MultiPart, "
             "SenderID, CreatorID) VALUES (?, ?, ?, ?, ?, -1, ?, ?, ?)",
-            (destination, hex_of(parts[0]), parts[0], coding, udh[0], "TRUE" if multipart else "false",
-             phone_id, creator_id),
+            (
+                destination,
+                hex_of(parts[0]),
+                parts[0],
+                coding,
+                udh[0],
+                "TRUE" if multipart else "false",
+                phone_id,
+                creator_id,
+            ),
         )
         outbox_id = int(cursor.lastrowid or 0)
         for position, part in enumerate(parts[1:], start=2):

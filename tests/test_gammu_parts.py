@@ -60,13 +60,29 @@ def test_hex_and_utf16_decoding_never_raise() -> None:
     assert decode_utf16be("\ufffd".encode("utf-16-be")) == ("\ufffd", False)  # a real U+FFFD
 
 
-def row(id_: int, text: str = "", *, udh: str = "", decoded: str | None = None, hex_text: str | None = None,
-        sender: str = "+6281234567890", coding: str = "Unicode_No_Compression") -> InboxRow:
+def row(
+    id_: int,
+    text: str = "",
+    *,
+    udh: str = "",
+    decoded: str | None = None,
+    hex_text: str | None = None,
+    sender: str = "+6281234567890",
+    coding: str = "Unicode_No_Compression",
+) -> InboxRow:
     return InboxRow(
-        id=id_, sender=sender, receiving="2026-01-15 10:30:00", updated="2026-01-15 03:30:00",
+        id=id_,
+        sender=sender,
+        receiving="2026-01-15 10:30:00",
+        updated="2026-01-15 03:30:00",
         text_hex=text.encode("utf-16-be", "surrogatepass").hex() if hex_text is None else hex_text,
-        text_decoded=text if decoded is None else decoded, coding=coding, udh=udh, recipient="test",
-        sms_class=-1, smsc="", concat=parse_concat_udh(udh),
+        text_decoded=text if decoded is None else decoded,
+        coding=coding,
+        udh=udh,
+        recipient="test",
+        sms_class=-1,
+        smsc="",
+        concat=parse_concat_udh(udh),
     )
 
 
@@ -76,7 +92,11 @@ def test_single_text_sources() -> None:
     assert single_text(row(1, decoded="", hex_text="")) == ("", "none", False)
     assert single_text(row(1, decoded="", hex_text="D83D0041")) == ("\ufffdA", "Text", True)
     # Default (GSM-7) rows carry UTF-16BE hex in Text as well
-    assert single_text(row(1, "Halo €", decoded="", coding="Default_No_Compression")) == ("Halo €", "Text", False)
+    assert single_text(row(1, "Halo €", decoded="", coding="Default_No_Compression")) == (
+        "Halo €",
+        "Text",
+        False,
+    )
     assert single_text(row(1, decoded="", hex_text="0102FF", coding="8bit")) == ("", "none", False)
 
 
@@ -95,8 +115,10 @@ def test_emoji_straddling_two_parts_is_decoded_whole() -> None:
 def test_missing_middle_part_is_marked_and_the_lone_surrogate_replaced() -> None:
     data = ("x" * 66 + "😡" + "y" * 67 + "z").encode("utf-16-be")
     chunks = [data[i : i + 134] for i in range(0, len(data), 134)]
-    present = [row(1, udh="050003100301", decoded="", hex_text=chunks[0].hex()),
-               row(3, udh="050003100303", decoded="", hex_text=chunks[2].hex())]
+    present = [
+        row(1, udh="050003100301", decoded="", hex_text=chunks[0].hex()),
+        row(3, udh="050003100303", decoded="", hex_text=chunks[2].hex()),
+    ]
     [part_set] = group_rows(present)
     assert not part_set.complete
     text, damaged = joined_text(part_set.rows)
@@ -105,7 +127,10 @@ def test_missing_middle_part_is_marked_and_the_lone_surrogate_replaced() -> None
 
 
 def test_part_without_text_hex_falls_back_to_text_decoded() -> None:
-    parts = [row(1, udh="050003050201", decoded="satu ", hex_text=""), row(2, "dua", udh="050003050202")]
+    parts = [
+        row(1, udh="050003050201", decoded="satu ", hex_text=""),
+        row(2, "dua", udh="050003050202"),
+    ]
     [part_set] = group_rows(parts)
     assert joined_text(part_set.rows) == ("satu dua", False)
 
@@ -126,7 +151,14 @@ def test_grouping_keys_and_reused_reference() -> None:
 
 
 def test_kept_sets_are_grouped_as_handed_over() -> None:
-    rows = [row(1, "a", udh="050003070301"), row(2, "b", udh="050003070302"), row(3, "c", udh="050003070303")]
+    rows = [
+        row(1, "a", udh="050003070301"),
+        row(2, "b", udh="050003070302"),
+        row(3, "c", udh="050003070303"),
+    ]
     # (1, 2) was handed over as an incomplete set; part 3 arrived later: it stays apart
     sets = group_rows(rows, keep={1: (1, 2), 2: (1, 2)})
-    assert [(s.ids, s.kept, s.complete) for s in sets] == [((1, 2), True, False), ((3,), False, False)]
+    assert [(s.ids, s.kept, s.complete) for s in sets] == [
+        ((1, 2), True, False),
+        ((3,), False, False),
+    ]

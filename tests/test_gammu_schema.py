@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,11 +21,20 @@ def describe(path: Path) -> dict[str, object]:
     """Every table's columns (name, type, not null, default, pk) plus index and trigger names."""
     conn = sqlite3.connect(path)
     try:
-        tables = [name for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-        shape: dict[str, object] = {t: conn.execute(f"PRAGMA table_info({t})").fetchall() for t in tables}
-        shape["objects"] = sorted(conn.execute(
-            "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"))
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        shape: dict[str, object] = {
+            t: conn.execute(f"PRAGMA table_info({t})").fetchall() for t in tables
+        }
+        shape["objects"] = sorted(
+            conn.execute(
+                "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL"
+            )
+        )
         shape["version"] = conn.execute("SELECT Version FROM gammu").fetchall()
         return shape
     finally:
@@ -60,13 +69,18 @@ def inbox(path: Path) -> list[dict[str, object]]:
 
 def test_add_inbox_sms_writes_like_smsd(tmp_path: Path) -> None:
     db = create_smsd_schema(tmp_path / "smsd.db")
-    when = datetime(2026, 1, 15, 3, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 15, 3, 30, tzinfo=UTC)
     assert add_inbox_sms(db, "+6281234567890", "Halo 😀", when, recipient_id="test") == 1
     [row] = inbox(db)
     assert row["ReceivingDateTime"] == "2026-01-15 10:30:00"  # Asia/Jakarta, naive
     assert row["Text"] == "00480061006C006F0020D83DDE00"
     assert row["TextDecoded"] == "Halo 😀"
-    assert (row["Processed"], row["UDH"], row["Class"], row["RecipientID"]) == ("false", "", -1, "test")
+    assert (row["Processed"], row["UDH"], row["Class"], row["RecipientID"]) == (
+        "false",
+        "",
+        -1,
+        "test",
+    )
     # a naive time is written as given
     add_inbox_sms(db, "081234567890", "x", datetime(2026, 1, 15, 8, 0), timezone="UTC")
     assert inbox(db)[1]["ReceivingDateTime"] == "2026-01-15 08:00:00"
@@ -75,7 +89,7 @@ def test_add_inbox_sms_writes_like_smsd(tmp_path: Path) -> None:
 def test_add_inbox_multipart_complete_and_incomplete(tmp_path: Path) -> None:
     db = create_smsd_schema(tmp_path / "smsd.db")
     text = "a" * 67 + "b" * 67 + "c"
-    when = datetime(2026, 1, 15, 3, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 15, 3, 30, tzinfo=UTC)
     assert add_inbox_multipart(db, "081234567890", text, when, reference=0x10) == [1, 2, 3]
     rows = inbox(db)
     assert [r["UDH"] for r in rows] == ["050003100301", "050003100302", "050003100303"]

@@ -6,7 +6,7 @@ The same behaviour against the real daemon is in tests/test_gammu_daemon.py.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,14 +20,19 @@ from forwarder.sources.gammu_smsd import Config, Source
 
 WIB = timezone(timedelta(hours=7))
 SENT = datetime(2026, 1, 15, 10, 30, tzinfo=WIB)  # written to the inbox as naive local (WIB) time
-LONG = "Pupuk bersubsidi langka di Desa Sukorejo, Kecamatan Kedungadem. " + "A" * 2 + "😡" + " sejak Senin."
+LONG = (
+    "Pupuk bersubsidi langka di Desa Sukorejo, Kecamatan Kedungadem. "
+    + "A" * 2
+    + "😡"
+    + " sejak Senin."
+)
 
 
 class Clock:
     """An injectable clock (aware UTC) that tests move forward by hand."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+        self.now = datetime.now(UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -60,12 +65,14 @@ def processed(db: Path) -> dict[int, str]:
 
 
 async def test_single_sms_becomes_a_complaint(db: Path, clock: Clock) -> None:
-    add_inbox_sms(db, "+62 0812-3456-7890", "Jalan berlubang di Jl. Veteran 😡", SENT, recipient_id="test")
+    add_inbox_sms(
+        db, "+62 0812-3456-7890", "Jalan berlubang di Jl. Veteran 😡", SENT, recipient_id="test"
+    )
     source = make_source(db, clock)
     polled = await source.poll(None)
     [complaint] = polled.complaints
     assert complaint.external_id == "inbox:1"
-    assert complaint.received_at == datetime(2026, 1, 15, 3, 30, tzinfo=timezone.utc)
+    assert complaint.received_at == datetime(2026, 1, 15, 3, 30, tzinfo=UTC)
     assert complaint.reporter == "+6281234567890"
     assert complaint.text == "Jalan berlubang di Jl. Veteran 😡"
     assert complaint.channel == "sms"
@@ -111,7 +118,12 @@ async def test_three_part_sms_with_emoji_across_a_part_boundary(db: Path, clock:
     [complaint] = (await make_source(db, clock).poll(None)).complaints
     assert complaint.text == text
     assert complaint.external_id == "inbox:" + ",".join(map(str, sorted(ids)))
-    assert complaint.meta["parts"] == {"total": 3, "present": [1, 2, 3], "reference": 0xAB, "reference_bits": 8}
+    assert complaint.meta["parts"] == {
+        "total": 3,
+        "present": [1, 2, 3],
+        "reference": 0xAB,
+        "reference_bits": 8,
+    }
     assert complaint.meta["udh"] == ["050003AB0301", "050003AB0302", "050003AB0303"]
     assert complaint.meta["incomplete"] is False
     assert "text_damaged" not in complaint.meta
@@ -126,7 +138,9 @@ async def test_sixteen_bit_reference(db: Path, clock: Clock) -> None:
     assert complaint.meta["udh"][0].startswith("060804BEEF")
 
 
-async def test_incomplete_set_waits_then_is_stored_and_a_late_part_is_its_own(db: Path, clock: Clock) -> None:
+async def test_incomplete_set_waits_then_is_stored_and_a_late_part_is_its_own(
+    db: Path, clock: Clock
+) -> None:
     text = "a" * 67 + "b" * 67 + "c" * 10
     add_inbox_multipart(db, "081234567890", text, SENT, reference=7, parts=[1, 3])
     source = make_source(db, clock, multipart_timeout_secs=600)
@@ -141,7 +155,9 @@ async def test_incomplete_set_waits_then_is_stored_and_a_late_part_is_its_own(db
     assert complaint.meta["parts"]["present"] == [1, 3]
     await source.commit(polled)
 
-    add_inbox_multipart(db, "081234567890", text, SENT, reference=7, parts=[2], inserted_at=clock.now)
+    add_inbox_multipart(
+        db, "081234567890", text, SENT, reference=7, parts=[2], inserted_at=clock.now
+    )
     assert (await source.poll(None)).complaints == []
     clock.advance(601)
     [late] = (await source.poll(None)).complaints
@@ -152,13 +168,21 @@ async def test_incomplete_set_waits_then_is_stored_and_a_late_part_is_its_own(db
 
 async def test_wait_counts_from_when_smsd_inserted_the_parts(db: Path, clock: Clock) -> None:
     # SMSD inserted part 1 of 2 twenty minutes ago; the forwarder (re)starts now
-    add_inbox_sms(db, "081234567890", "halo", SENT, udh="050003090201",
-                  inserted_at=clock.now - timedelta(minutes=20))
+    add_inbox_sms(
+        db,
+        "081234567890",
+        "halo",
+        SENT,
+        udh="050003090201",
+        inserted_at=clock.now - timedelta(minutes=20),
+    )
     [complaint] = (await make_source(db, clock, multipart_timeout_secs=660).poll(None)).complaints
     assert complaint.meta["incomplete"] is True and complaint.text == "halo"
 
 
-async def test_a_set_handed_over_is_handed_over_the_same_until_committed(db: Path, clock: Clock) -> None:
+async def test_a_set_handed_over_is_handed_over_the_same_until_committed(
+    db: Path, clock: Clock
+) -> None:
     text = "a" * 67 + "b" * 67 + "c"
     add_inbox_multipart(db, "081234567890", text, SENT, reference=5, parts=[1, 2])
     source = make_source(db, clock, multipart_timeout_secs=60)
@@ -166,7 +190,9 @@ async def test_a_set_handed_over_is_handed_over_the_same_until_committed(db: Pat
     first = await source.poll(None)
     assert [c.external_id for c in first.complaints] == ["inbox:1,2"]
     # part 3 arrives before the pipeline committed: the stored complaint keeps its id
-    add_inbox_multipart(db, "081234567890", text, SENT, reference=5, parts=[3], inserted_at=clock.now)
+    add_inbox_multipart(
+        db, "081234567890", text, SENT, reference=5, parts=[3], inserted_at=clock.now
+    )
     second = await source.poll(None)
     assert [c.external_id for c in second.complaints] == ["inbox:1,2"]
     await source.commit(second)
@@ -188,18 +214,28 @@ async def test_batch_limit_does_not_cut_a_set(db: Path, clock: Clock) -> None:
 
 
 async def test_phone_id_filter_and_time_zone_option(db: Path, clock: Clock) -> None:
-    add_inbox_sms(db, "081234567890", "modem satu", datetime(2026, 1, 15, 10, 30), recipient_id="modem1")
-    add_inbox_sms(db, "081234567890", "modem dua", datetime(2026, 1, 15, 10, 30), recipient_id="modem2")
+    add_inbox_sms(
+        db, "081234567890", "modem satu", datetime(2026, 1, 15, 10, 30), recipient_id="modem1"
+    )
+    add_inbox_sms(
+        db, "081234567890", "modem dua", datetime(2026, 1, 15, 10, 30), recipient_id="modem2"
+    )
     source = make_source(db, clock, phone_id="modem2", timezone="UTC")
     [complaint] = (await source.poll(None)).complaints
     assert complaint.text == "modem dua"
-    assert complaint.received_at == datetime(2026, 1, 15, 10, 30, tzinfo=timezone.utc)
+    assert complaint.received_at == datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "raw",
-    ["081234567890", "6281234567890", "+6281234567890", "+62 0812-3456-7890", "0812 3456 7890",
-     "62-812-3456-7890"],
+    [
+        "081234567890",
+        "6281234567890",
+        "+6281234567890",
+        "+62 0812-3456-7890",
+        "0812 3456 7890",
+        "62-812-3456-7890",
+    ],
 )
 async def test_every_sender_form_gives_one_reporter(db: Path, clock: Clock, raw: str) -> None:
     add_inbox_sms(db, raw, "halo", SENT)
@@ -211,7 +247,9 @@ async def test_every_sender_form_gives_one_reporter(db: Path, clock: Clock, raw:
 @pytest.mark.parametrize(
     ("raw", "kind"), [("3636", "short_code"), ("TELKOMSEL", "alphanumeric"), ("", "unknown")]
 )
-async def test_short_codes_and_sender_names_are_kept_and_marked(db: Path, clock: Clock, raw: str, kind: str) -> None:
+async def test_short_codes_and_sender_names_are_kept_and_marked(
+    db: Path, clock: Clock, raw: str, kind: str
+) -> None:
     add_inbox_sms(db, raw, "Sisa kuota Anda 1GB", SENT)
     [complaint] = (await make_source(db, clock).poll(None)).complaints
     assert complaint.reporter == raw
@@ -224,7 +262,9 @@ async def test_short_codes_and_sender_names_are_kept_and_marked(db: Path, clock:
 
 async def test_empty_text_decoded_uses_the_text_hex(db: Path, clock: Clock) -> None:
     add_inbox_sms(db, "081234567890", "Banjir di Kanor", SENT, text_decoded="")
-    add_inbox_sms(db, "081234567890", "Halo [€]", SENT, text_decoded="", coding="Default_No_Compression")
+    add_inbox_sms(
+        db, "081234567890", "Halo [€]", SENT, text_decoded="", coding="Default_No_Compression"
+    )
     add_inbox_sms(db, "081234567890", "", SENT, text_hex="", text_decoded="")
     complaints = (await make_source(db, clock).poll(None)).complaints
     assert [c.text for c in complaints] == ["Banjir di Kanor", "Halo [€]", ""]
@@ -232,7 +272,9 @@ async def test_empty_text_decoded_uses_the_text_hex(db: Path, clock: Clock) -> N
 
 
 async def test_invalid_utf16_and_hex_are_replaced_not_fatal(db: Path, clock: Clock) -> None:
-    add_inbox_sms(db, "081234567890", "", SENT, text_decoded="", text_hex="D83D0041")  # lone surrogate
+    add_inbox_sms(
+        db, "081234567890", "", SENT, text_decoded="", text_hex="D83D0041"
+    )  # lone surrogate
     add_inbox_sms(db, "081234567890", "", SENT, text_decoded="", text_hex="004")  # half a byte
     add_inbox_sms(db, "081234567890", "", SENT, text_decoded="", text_hex="not hex at all")
     complaints = (await make_source(db, clock).poll(None)).complaints
@@ -263,7 +305,9 @@ async def test_eight_bit_row_is_kept_with_its_decoded_text(db: Path, clock: Cloc
 # -- the database under fault ------------------------------------------------------------------
 
 
-async def test_locked_database_is_a_temporary_error_and_loses_nothing(db: Path, clock: Clock) -> None:
+async def test_locked_database_is_a_temporary_error_and_loses_nothing(
+    db: Path, clock: Clock
+) -> None:
     add_inbox_sms(db, "081234567890", "satu", SENT)
     source = make_source(db, clock, busy_timeout_secs=0.2)
     polled = await source.poll(None)
@@ -318,7 +362,16 @@ async def test_commit_of_nothing_does_not_touch_the_database(tmp_path: Path, clo
 def test_config_rejects_unknown_keys_and_zones() -> None:
     base = {"type": "gammu_smsd", "database": "smsd.db"}
     config = Config.model_validate(base)
-    assert config.multipart_timeout_secs > 600 and config.batch_size == 200 and config.default_region == "ID"
-    for bad in [{"databse": "x"}, {"timezone": "Asia/Bojonegoro"}, {"poll_interval_secs": 0}, {"batch_size": 0}]:
+    assert (
+        config.multipart_timeout_secs > 600
+        and config.batch_size == 200
+        and config.default_region == "ID"
+    )
+    for bad in [
+        {"databse": "x"},
+        {"timezone": "Asia/Bojonegoro"},
+        {"poll_interval_secs": 0},
+        {"batch_size": 0},
+    ]:
         with pytest.raises(ValidationError):
             Config.model_validate({**base, **bad})

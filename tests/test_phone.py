@@ -43,7 +43,9 @@ def test_other_numbers(raw: str, expected: str) -> None:
     assert normalise_msisdn(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "TELKOMSEL", "3636", "+", "0", "*123#", "0812-ABCD", "++62812"])
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "TELKOMSEL", "3636", "+", "0", "*123#", "0812-ABCD", "++62812"]
+)
 def test_not_a_number_raises_value_error(raw: str) -> None:
     with pytest.raises(InvalidNumber):
         normalise_msisdn(raw)

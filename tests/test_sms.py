@@ -18,7 +18,7 @@ from forwarder.sms import (
 )
 from forwarder.sources.gammu_schema import create_smsd_schema
 
-EMOJI = "\U0001F621"  # 😡: outside the BMP, a surrogate pair in UTF-16
+EMOJI = "\U0001f621"  # 😡: outside the BMP, a surrogate pair in UTF-16
 
 
 def septets(text: str) -> int:
@@ -124,25 +124,54 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 def test_queue_single_sms(smsd_db: Path) -> None:
     outbox_id = queue_sms(smsd_db, "+6281234567890", "Laporan #12 diterima. Terima kasih.")
-    assert rows(smsd_db, "SELECT ID, DestinationNumber, TextDecoded, Coding, UDH, MultiPart, CreatorID, "
-                "SenderID FROM outbox") == [
-        (outbox_id, "+6281234567890", "Laporan #12 diterima. Terima kasih.", "Default_No_Compression",
-         "", "false", "forwarder", None)
+    assert rows(
+        smsd_db,
+        "SELECT ID, DestinationNumber, TextDecoded, Coding, UDH, MultiPart, CreatorID, "
+        "SenderID FROM outbox",
+    ) == [
+        (
+            outbox_id,
+            "+6281234567890",
+            "Laporan #12 diterima. Terima kasih.",
+            "Default_No_Compression",
+            "",
+            "false",
+            "forwarder",
+            None,
+        )
     ]
     assert rows(smsd_db, "SELECT * FROM outbox_multipart") == []
 
 
 def test_queue_multipart_sms(smsd_db: Path) -> None:
     text = "Laporan Anda tentang jalan rusak 😡 sudah diteruskan ke Dinas PU. " * 4
-    outbox_id = queue_sms(smsd_db, "0812-3456-7890", text, "lapor", phone_id="modem1", reference=0xE1)
+    outbox_id = queue_sms(
+        smsd_db, "0812-3456-7890", text, "lapor", phone_id="modem1", reference=0xE1
+    )
     parts = split_sms(text)
     assert len(parts) > 2
-    head = rows(smsd_db, "SELECT UDH, MultiPart, TextDecoded, Coding, SenderID, CreatorID, "
-                "DestinationNumber, Text FROM outbox")
-    assert head == [(f"050003E1{len(parts):02X}01", "TRUE", parts[0], "Unicode_No_Compression", "modem1",
-                     "lapor", "081234567890", parts[0].encode("utf-16-be").hex().upper())]
-    rest = rows(smsd_db, "SELECT ID, SequencePosition, UDH, TextDecoded, Coding FROM outbox_multipart "
-                "ORDER BY SequencePosition")
+    head = rows(
+        smsd_db,
+        "SELECT UDH, MultiPart, TextDecoded, Coding, SenderID, CreatorID, "
+        "DestinationNumber, Text FROM outbox",
+    )
+    assert head == [
+        (
+            f"050003E1{len(parts):02X}01",
+            "TRUE",
+            parts[0],
+            "Unicode_No_Compression",
+            "modem1",
+            "lapor",
+            "081234567890",
+            parts[0].encode("utf-16-be").hex().upper(),
+        )
+    ]
+    rest = rows(
+        smsd_db,
+        "SELECT ID, SequencePosition, UDH, TextDecoded, Coding FROM outbox_multipart "
+        "ORDER BY SequencePosition",
+    )
     assert rest == [
         (outbox_id, i, f"050003E1{len(parts):02X}{i:02X}", parts[i - 1], "Unicode_No_Compression")
         for i in range(2, len(parts) + 1)

@@ -75,7 +75,10 @@ def smsd_connection(path: Path, *, busy_timeout: float = 5.0) -> Iterator[sqlite
         )
     try:
         conn = sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout, isolation_level=None
+            f"{path.resolve().as_uri()}?mode=rw",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
         )
     except sqlite3.Error as exc:
         raise translate(exc, path) from exc

@@ -209,7 +209,9 @@ def _key(row: InboxRow) -> GroupKey | None:
     return None if c is None else (row.sender, row.recipient, c.bits, c.reference, c.total)
 
 
-def group_rows(rows: list[InboxRow], keep: dict[int, tuple[int, ...]] | None = None) -> list[PartSet]:
+def group_rows(
+    rows: list[InboxRow], keep: dict[int, tuple[int, ...]] | None = None
+) -> list[PartSet]:
     """Group inbox rows into SMS, in the order of their first row ID.
 
     Parts are grouped by (sender, recipient phone, reference size, reference, total) and
@@ -237,7 +239,9 @@ def group_rows(rows: list[InboxRow], keep: dict[int, tuple[int, ...]] | None = N
             continue
         seq = row.concat.seq if row.concat else 0
         candidates = open_sets.setdefault(key, [])
-        target = next((s for s in candidates if all(r.concat and r.concat.seq != seq for r in s.rows)), None)
+        target = next(
+            (s for s in candidates if all(r.concat and r.concat.seq != seq for r in s.rows)), None
+        )
         if target is None:
             target = PartSet([], key)
             candidates.append(target)

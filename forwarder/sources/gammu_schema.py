@@ -20,10 +20,23 @@ from forwarder.sources.gammu_parts import build_concat_udh
 
 SCHEMA_VERSION = 17
 
-CODINGS = ("Default_No_Compression", "Unicode_No_Compression", "8bit", "Default_Compression",
-           "Unicode_Compression")
-SEND_STATES = ("SendingOK", "SendingOKNoReport", "SendingError", "DeliveryOK", "DeliveryFailed",
-               "DeliveryPending", "DeliveryUnknown", "Error")
+CODINGS = (
+    "Default_No_Compression",
+    "Unicode_No_Compression",
+    "8bit",
+    "Default_Compression",
+    "Unicode_Compression",
+)
+SEND_STATES = (
+    "SendingOK",
+    "SendingOKNoReport",
+    "SendingError",
+    "DeliveryOK",
+    "DeliveryFailed",
+    "DeliveryPending",
+    "DeliveryUnknown",
+    "Error",
+)
 
 _NOW = "NUMERIC NOT NULL DEFAULT (datetime('now'))"  # naive UTC, as SQLite's datetime('now')
 
@@ -35,66 +48,129 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 # (column, declaration) in Gammu's column order; table constraints after the columns
 _TABLES: dict[str, tuple[list[tuple[str, str]], list[str]]] = {
     "gammu": ([("Version", "INTEGER NOT NULL DEFAULT '0' PRIMARY KEY")], []),
-    "inbox": ([
-        ("UpdatedInDB", _NOW), ("ReceivingDateTime", _NOW), ("Text", "TEXT NOT NULL"),
-        ("SenderNumber", "TEXT NOT NULL DEFAULT ''"),
-        ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"), ("UDH", "TEXT NOT NULL"),
-        ("SMSCNumber", "TEXT NOT NULL DEFAULT ''"), ("Class", "INTEGER NOT NULL DEFAULT '-1'"),
-        ("TextDecoded", "TEXT NOT NULL DEFAULT ''"), ("ID", "INTEGER PRIMARY KEY AUTOINCREMENT"),
-        ("RecipientID", "TEXT NOT NULL"), ("Processed", "TEXT NOT NULL DEFAULT 'false'"),
-        ("Status", "INTEGER NOT NULL DEFAULT '-1'"),
-    ], [_in("Coding", CODINGS)]),
-    "outbox": ([
-        ("UpdatedInDB", _NOW), ("InsertIntoDB", _NOW), ("SendingDateTime", _NOW),
-        ("SendBefore", "time NOT NULL DEFAULT '23:59:59'"),
-        ("SendAfter", "time NOT NULL DEFAULT '00:00:00'"), ("Text", "TEXT"),
-        ("DestinationNumber", "TEXT NOT NULL DEFAULT ''"),
-        ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"), ("UDH", "TEXT"),
-        ("Class", "INTEGER DEFAULT '-1'"), ("TextDecoded", "TEXT NOT NULL DEFAULT ''"),
-        ("ID", "INTEGER PRIMARY KEY AUTOINCREMENT"), ("MultiPart", "TEXT NOT NULL DEFAULT 'false'"),
-        ("RelativeValidity", "INTEGER DEFAULT '-1'"), ("SenderID", "TEXT"),
-        ("SendingTimeOut", _NOW), ("DeliveryReport", "TEXT DEFAULT 'default'"),
-        ("CreatorID", "TEXT NOT NULL"), ("Retries", "INTEGER DEFAULT '0'"),
-        ("Priority", "INTEGER DEFAULT '0'"), ("Status", "TEXT NOT NULL DEFAULT 'Reserved'"),
-        ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
-    ], [_in("Coding", CODINGS), _in("DeliveryReport", ("default", "yes", "no")),
-        _in("Status", SEND_STATES + ("Reserved",))]),
-    "outbox_multipart": ([
-        ("Text", "TEXT"), ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"),
-        ("UDH", "TEXT"), ("Class", "INTEGER DEFAULT '-1'"), ("TextDecoded", "TEXT DEFAULT NULL"),
-        ("ID", "INTEGER"), ("SequencePosition", "INTEGER NOT NULL DEFAULT '1'"),
-        ("Status", "TEXT NOT NULL DEFAULT 'Reserved'"), ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
-    ], [_in("Coding", CODINGS), _in("Status", SEND_STATES + ("Reserved",)),
-        "PRIMARY KEY (ID, SequencePosition)"]),
-    "phones": ([
-        ("ID", "TEXT NOT NULL"), ("UpdatedInDB", _NOW), ("InsertIntoDB", _NOW), ("TimeOut", _NOW),
-        ("Send", "TEXT NOT NULL DEFAULT 'no'"), ("Receive", "TEXT NOT NULL DEFAULT 'no'"),
-        ("IMEI", "TEXT PRIMARY KEY NOT NULL"), ("IMSI", "TEXT NOT NULL"),
-        ("NetCode", "TEXT DEFAULT 'ERROR'"), ("NetName", "TEXT DEFAULT 'ERROR'"),
-        ("Client", "TEXT NOT NULL"), ("Battery", "INTEGER NOT NULL DEFAULT -1"),
-        ("Signal", "INTEGER NOT NULL DEFAULT -1"), ("Sent", "INTEGER NOT NULL DEFAULT 0"),
-        ("Received", "INTEGER NOT NULL DEFAULT 0"),
-    ], []),
-    "sentitems": ([
-        ("UpdatedInDB", _NOW), ("InsertIntoDB", _NOW), ("SendingDateTime", _NOW),
-        ("DeliveryDateTime", "NUMERIC NULL"), ("Text", "TEXT NOT NULL"),
-        ("DestinationNumber", "TEXT NOT NULL DEFAULT ''"),
-        ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"), ("UDH", "TEXT NOT NULL"),
-        ("SMSCNumber", "TEXT NOT NULL DEFAULT ''"), ("Class", "INTEGER NOT NULL DEFAULT '-1'"),
-        ("TextDecoded", "TEXT NOT NULL DEFAULT ''"), ("ID", "INTEGER"), ("SenderID", "TEXT NOT NULL"),
-        ("SequencePosition", "INTEGER NOT NULL DEFAULT '1'"),
-        ("Status", "TEXT NOT NULL DEFAULT 'SendingOK'"), ("StatusError", "INTEGER NOT NULL DEFAULT '-1'"),
-        ("TPMR", "INTEGER NOT NULL DEFAULT '-1'"), ("RelativeValidity", "INTEGER NOT NULL DEFAULT '-1'"),
-        ("CreatorID", "TEXT NOT NULL"), ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
-    ], [_in("Status", SEND_STATES), _in("Coding", CODINGS), "PRIMARY KEY (ID, SequencePosition)"]),
+    "inbox": (
+        [
+            ("UpdatedInDB", _NOW),
+            ("ReceivingDateTime", _NOW),
+            ("Text", "TEXT NOT NULL"),
+            ("SenderNumber", "TEXT NOT NULL DEFAULT ''"),
+            ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"),
+            ("UDH", "TEXT NOT NULL"),
+            ("SMSCNumber", "TEXT NOT NULL DEFAULT ''"),
+            ("Class", "INTEGER NOT NULL DEFAULT '-1'"),
+            ("TextDecoded", "TEXT NOT NULL DEFAULT ''"),
+            ("ID", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            ("RecipientID", "TEXT NOT NULL"),
+            ("Processed", "TEXT NOT NULL DEFAULT 'false'"),
+            ("Status", "INTEGER NOT NULL DEFAULT '-1'"),
+        ],
+        [_in("Coding", CODINGS)],
+    ),
+    "outbox": (
+        [
+            ("UpdatedInDB", _NOW),
+            ("InsertIntoDB", _NOW),
+            ("SendingDateTime", _NOW),
+            ("SendBefore", "time NOT NULL DEFAULT '23:59:59'"),
+            ("SendAfter", "time NOT NULL DEFAULT '00:00:00'"),
+            ("Text", "TEXT"),
+            ("DestinationNumber", "TEXT NOT NULL DEFAULT ''"),
+            ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"),
+            ("UDH", "TEXT"),
+            ("Class", "INTEGER DEFAULT '-1'"),
+            ("TextDecoded", "TEXT NOT NULL DEFAULT ''"),
+            ("ID", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+            ("MultiPart", "TEXT NOT NULL DEFAULT 'false'"),
+            ("RelativeValidity", "INTEGER DEFAULT '-1'"),
+            ("SenderID", "TEXT"),
+            ("SendingTimeOut", _NOW),
+            ("DeliveryReport", "TEXT DEFAULT 'default'"),
+            ("CreatorID", "TEXT NOT NULL"),
+            ("Retries", "INTEGER DEFAULT '0'"),
+            ("Priority", "INTEGER DEFAULT '0'"),
+            ("Status", "TEXT NOT NULL DEFAULT 'Reserved'"),
+            ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
+        ],
+        [
+            _in("Coding", CODINGS),
+            _in("DeliveryReport", ("default", "yes", "no")),
+            _in("Status", SEND_STATES + ("Reserved",)),
+        ],
+    ),
+    "outbox_multipart": (
+        [
+            ("Text", "TEXT"),
+            ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"),
+            ("UDH", "TEXT"),
+            ("Class", "INTEGER DEFAULT '-1'"),
+            ("TextDecoded", "TEXT DEFAULT NULL"),
+            ("ID", "INTEGER"),
+            ("SequencePosition", "INTEGER NOT NULL DEFAULT '1'"),
+            ("Status", "TEXT NOT NULL DEFAULT 'Reserved'"),
+            ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
+        ],
+        [
+            _in("Coding", CODINGS),
+            _in("Status", SEND_STATES + ("Reserved",)),
+            "PRIMARY KEY (ID, SequencePosition)",
+        ],
+    ),
+    "phones": (
+        [
+            ("ID", "TEXT NOT NULL"),
+            ("UpdatedInDB", _NOW),
+            ("InsertIntoDB", _NOW),
+            ("TimeOut", _NOW),
+            ("Send", "TEXT NOT NULL DEFAULT 'no'"),
+            ("Receive", "TEXT NOT NULL DEFAULT 'no'"),
+            ("IMEI", "TEXT PRIMARY KEY NOT NULL"),
+            ("IMSI", "TEXT NOT NULL"),
+            ("NetCode", "TEXT DEFAULT 'ERROR'"),
+            ("NetName", "TEXT DEFAULT 'ERROR'"),
+            ("Client", "TEXT NOT NULL"),
+            ("Battery", "INTEGER NOT NULL DEFAULT -1"),
+            ("Signal", "INTEGER NOT NULL DEFAULT -1"),
+            ("Sent", "INTEGER NOT NULL DEFAULT 0"),
+            ("Received", "INTEGER NOT NULL DEFAULT 0"),
+        ],
+        [],
+    ),
+    "sentitems": (
+        [
+            ("UpdatedInDB", _NOW),
+            ("InsertIntoDB", _NOW),
+            ("SendingDateTime", _NOW),
+            ("DeliveryDateTime", "NUMERIC NULL"),
+            ("Text", "TEXT NOT NULL"),
+            ("DestinationNumber", "TEXT NOT NULL DEFAULT ''"),
+            ("Coding", "TEXT NOT NULL DEFAULT 'Default_No_Compression'"),
+            ("UDH", "TEXT NOT NULL"),
+            ("SMSCNumber", "TEXT NOT NULL DEFAULT ''"),
+            ("Class", "INTEGER NOT NULL DEFAULT '-1'"),
+            ("TextDecoded", "TEXT NOT NULL DEFAULT ''"),
+            ("ID", "INTEGER"),
+            ("SenderID", "TEXT NOT NULL"),
+            ("SequencePosition", "INTEGER NOT NULL DEFAULT '1'"),
+            ("Status", "TEXT NOT NULL DEFAULT 'SendingOK'"),
+            ("StatusError", "INTEGER NOT NULL DEFAULT '-1'"),
+            ("TPMR", "INTEGER NOT NULL DEFAULT '-1'"),
+            ("RelativeValidity", "INTEGER NOT NULL DEFAULT '-1'"),
+            ("CreatorID", "TEXT NOT NULL"),
+            ("StatusCode", "INTEGER NOT NULL DEFAULT '-1'"),
+        ],
+        [_in("Status", SEND_STATES), _in("Coding", CODINGS), "PRIMARY KEY (ID, SequencePosition)"],
+    ),
 }
 
 # which key identifies a row when its UpdatedInDB is refreshed on update
 _TOUCH_KEY = {"inbox": "ID", "outbox": "ID", "phones": "IMEI", "sentitems": "ID"}
 _INDEXES = {
-    "outbox_date": "outbox(SendingDateTime, SendingTimeOut)", "outbox_sender": "outbox(SenderID)",
-    "sentitems_date": "sentitems(DeliveryDateTime)", "sentitems_tpmr": "sentitems(TPMR)",
-    "sentitems_dest": "sentitems(DestinationNumber)", "sentitems_sender": "sentitems(SenderID)",
+    "outbox_date": "outbox(SendingDateTime, SendingTimeOut)",
+    "outbox_sender": "outbox(SenderID)",
+    "sentitems_date": "sentitems(DeliveryDateTime)",
+    "sentitems_tpmr": "sentitems(TPMR)",
+    "sentitems_dest": "sentitems(DestinationNumber)",
+    "sentitems_sender": "sentitems(SenderID)",
 }
 
 
@@ -164,7 +240,11 @@ def add_inbox_sms(
     given (both overrides exist to write damaged rows in tests). ``inserted_at`` sets
     ``UpdatedInDB`` (naive UTC, when SMSD inserted the row); default SQLite's ``datetime('now')``.
     """
-    hex_text = text.encode("utf-16-be", errors="surrogatepass").hex().upper() if text_hex is None else text_hex
+    hex_text = (
+        text.encode("utf-16-be", errors="surrogatepass").hex().upper()
+        if text_hex is None
+        else text_hex
+    )
     inserted = None if inserted_at is None else _local_naive(inserted_at, "UTC")
     conn = sqlite3.connect(db_path)
     try:
@@ -173,8 +253,18 @@ def add_inbox_sms(
                 "INSERT INTO inbox (UpdatedInDB, ReceivingDateTime, Text, SenderNumber, Coding, "
                 "SMSCNumber, UDH, Class, TextDecoded, RecipientID, Status) "
                 "VALUES (COALESCE(?, datetime('now')), ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (inserted, _local_naive(received_at, timezone), hex_text, number, coding, smsc, udh,
-                 sms_class, text if text_decoded is None else text_decoded, recipient_id),
+                (
+                    inserted,
+                    _local_naive(received_at, timezone),
+                    hex_text,
+                    number,
+                    coding,
+                    smsc,
+                    udh,
+                    sms_class,
+                    text if text_decoded is None else text_decoded,
+                    recipient_id,
+                ),
             )
             return int(cursor.lastrowid or 0)
     finally:
@@ -215,9 +305,15 @@ def add_inbox_multipart(
             decoded = text if seq == 1 else ""
         else:
             decoded = chunk.decode("utf-16-be", errors="replace")
-        ids.append(add_inbox_sms(
-            db_path, number, decoded, received_at,
-            udh=build_concat_udh(reference, total, seq, bits=bits),
-            text_hex=chunk.hex().upper(), **row,  # type: ignore[arg-type]
-        ))
+        ids.append(
+            add_inbox_sms(
+                db_path,
+                number,
+                decoded,
+                received_at,
+                udh=build_concat_udh(reference, total, seq, bits=bits),
+                text_hex=chunk.hex().upper(),
+                **row,  # type: ignore[arg-type]
+            )
+        )
     return ids

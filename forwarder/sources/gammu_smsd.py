@@ -21,7 +21,7 @@ that zone (default: the deployment's, Asia/Jakarta). ``received_at`` is returned
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,10 +61,13 @@ class Config(BaseModel):
     # a little above SMSD's own default MultipartTimeout of 600 s (gammu smsdrc documentation)
     multipart_timeout_secs: float = Field(default=660.0, ge=0)
     timezone: str | None = Field(
-        default=None, description="zone of gammu-smsd's naive ReceivingDateTime; default the deployment's"
+        default=None,
+        description="zone of gammu-smsd's naive ReceivingDateTime; default the deployment's",
     )
     batch_size: int = Field(default=200, ge=1, le=10_000)
-    phone_id: str | None = Field(default=None, description="only rows with this RecipientID (SMSD PhoneID)")
+    phone_id: str | None = Field(
+        default=None, description="only rows with this RecipientID (SMSD PhoneID)"
+    )
     default_region: str = Field(default="ID", min_length=2, max_length=2)
     busy_timeout_secs: float = Field(default=5.0, gt=0)
 
@@ -87,7 +90,7 @@ def _parse_naive(value: str, zone: ZoneInfo | timezone) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 class Source:
@@ -107,15 +110,25 @@ class Source:
     # -- reading -------------------------------------------------------------------------------
 
     def _row(self, values: tuple[Any, ...]) -> InboxRow:
-        (id_, sender, receiving, updated, text, decoded, coding, udh, recipient, klass, smsc) = values
+        (id_, sender, receiving, updated, text, decoded, coding, udh, recipient, klass, smsc) = (
+            values
+        )
         try:
             sms_class = int(klass)
         except (TypeError, ValueError):
             sms_class = -1
         return InboxRow(
-            id=int(id_), sender=sender or "", receiving=str(receiving or ""), updated=str(updated or ""),
-            text_hex=text or "", text_decoded=decoded or "", coding=coding or "", udh=udh or "",
-            recipient=recipient or "", sms_class=sms_class, smsc=smsc or "",
+            id=int(id_),
+            sender=sender or "",
+            receiving=str(receiving or ""),
+            updated=str(updated or ""),
+            text_hex=text or "",
+            text_decoded=decoded or "",
+            coding=coding or "",
+            udh=udh or "",
+            recipient=recipient or "",
+            sms_class=sms_class,
+            smsc=smsc or "",
             concat=parse_concat_udh(udh),
         )
 
@@ -129,7 +142,9 @@ class Source:
         if self.config.phone_id is not None:
             where += " AND RecipientID = ?"
             args.append(self.config.phone_id)
-        with smsd_connection(self.config.database, busy_timeout=self.config.busy_timeout_secs) as conn:
+        with smsd_connection(
+            self.config.database, busy_timeout=self.config.busy_timeout_secs
+        ) as conn:
             fetched = conn.execute(
                 f"SELECT {_COLUMNS} FROM inbox WHERE {where} ORDER BY ID LIMIT ?",
                 (*args, self.config.batch_size),
@@ -155,7 +170,7 @@ class Source:
     def _arrived(self, part_set: PartSet, now: datetime) -> datetime:
         first = min(r.id for r in part_set.rows)
         seen = self._first_seen.setdefault(first, now)
-        inserted = [_parse_naive(r.updated, timezone.utc) for r in part_set.rows]
+        inserted = [_parse_naive(r.updated, UTC) for r in part_set.rows]
         return min([seen, *(t for t in inserted if t is not None)])
 
     def _ready(self, sets: list[PartSet]) -> list[PartSet]:
@@ -163,9 +178,7 @@ class Source:
         wait = timedelta(seconds=self.config.multipart_timeout_secs)
         ready, waiting_firsts = [], set()
         for part_set in sets:
-            if part_set.kept or part_set.complete:
-                ready.append(part_set)
-            elif now - self._arrived(part_set, now) >= wait:
+            if part_set.kept or part_set.complete or now - self._arrived(part_set, now) >= wait:
                 ready.append(part_set)
             else:
                 waiting_firsts.add(min(r.id for r in part_set.rows))
@@ -179,10 +192,10 @@ class Source:
         times = [t for t in (_parse_naive(r.receiving, self._zone) for r in rows) if t is not None]
         if times:
             return min(times), "ReceivingDateTime"
-        inserted = [t for t in (_parse_naive(r.updated, timezone.utc) for r in rows) if t is not None]
+        inserted = [t for t in (_parse_naive(r.updated, UTC) for r in rows) if t is not None]
         if inserted:
             return min(inserted), "UpdatedInDB"
-        return self.context.clock().astimezone(timezone.utc), "clock"
+        return self.context.clock().astimezone(UTC), "clock"
 
     def _complaint(self, part_set: PartSet) -> IncomingComplaint:
         rows = part_set.rows
@@ -214,7 +227,12 @@ class Source:
             meta.update(
                 text_from="Text",
                 udh=[r.udh for r in rows],
-                parts={"total": total, "present": present, "reference": reference, "reference_bits": bits},
+                parts={
+                    "total": total,
+                    "present": present,
+                    "reference": reference,
+                    "reference_bits": bits,
+                },
                 incomplete=len(set(present)) < total,
             )
         if damaged:
@@ -252,7 +270,9 @@ class Source:
         return Polled(complaints=complaints, cursor=None, token=token)
 
     def _mark_processed(self, ids: list[int]) -> None:
-        with smsd_connection(self.config.database, busy_timeout=self.config.busy_timeout_secs) as conn:
+        with smsd_connection(
+            self.config.database, busy_timeout=self.config.busy_timeout_secs
+        ) as conn:
             conn.execute("BEGIN IMMEDIATE")
             for start in range(0, len(ids), _IDS_PER_STATEMENT):
                 chunk = ids[start : start + _IDS_PER_STATEMENT]

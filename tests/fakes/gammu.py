@@ -28,11 +28,11 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -82,7 +82,9 @@ def gammu_missing() -> str:
     return ""
 
 
-requires_gammu = pytest.mark.skipif(bool(gammu_missing()), reason=gammu_missing() or "gammu-smsd present")
+requires_gammu = pytest.mark.skipif(
+    bool(gammu_missing()), reason=gammu_missing() or "gammu-smsd present"
+)
 
 
 def schema_sql() -> str:
@@ -176,14 +178,16 @@ class GammuSmsd:
         parts = []
         for path in (self.log_path, self.output_path):
             if path.exists():
-                parts.append(f"--- {path.name} ---\n" + path.read_text(encoding="utf-8", errors="replace"))
+                parts.append(
+                    f"--- {path.name} ---\n" + path.read_text(encoding="utf-8", errors="replace")
+                )
         return "\n".join(parts) or "(no gammu-smsd output)"
 
     def fail(self, message: str) -> None:
         """Raise an AssertionError carrying ``message`` and the daemon's log."""
         raise AssertionError(f"{message}\n{self.log()}")
 
-    def start(self, timeout: float = 20.0) -> GammuSmsd:
+    def start(self, timeout: float = 20.0) -> Self:
         """Start ``gammu-smsd -c smsdrc`` (foreground, TZ=UTC) and wait until it polls the phone.
 
         Ready means: the log says ``Starting phone communication`` and the ``phones`` row of
@@ -194,7 +198,10 @@ class GammuSmsd:
         env = dict(os.environ, TZ="UTC")
         with open(self.output_path, "ab") as out:
             self.process = subprocess.Popen(
-                ["gammu-smsd", "-c", str(self.smsdrc)], stdout=out, stderr=subprocess.STDOUT, env=env,
+                ["gammu-smsd", "-c", str(self.smsdrc)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
                 cwd=self.root,
             )
         deadline = time.monotonic() + timeout
@@ -229,7 +236,7 @@ class GammuSmsd:
                 self.fail(f"gammu-smsd did not stop within {timeout} s of SIGTERM")
         return process.returncode
 
-    def __enter__(self) -> GammuSmsd:
+    def __enter__(self) -> Self:
         return self.start() if self.process is None else self
 
     def __exit__(self, *exc: object) -> None:
@@ -241,13 +248,15 @@ class GammuSmsd:
 
     # -- inbound -------------------------------------------------------------------------------
 
-    def _write_backup(self, number: str, data: bytes, when: datetime, coding: str, udh: str) -> Path:
+    def _write_backup(
+        self, number: str, data: bytes, when: datetime, coding: str, udh: str
+    ) -> Path:
         self._location += 1
         hex_text = data.hex().upper()
         lines = [
             "[SMSBackup000]",
             "PDU = Deliver",
-            f"DateTime = {when.astimezone(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}",
+            f"DateTime = {when.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
             "State = UnRead",
             f'Number = "{number}"',
             f"Coding = {coding}",
@@ -257,7 +266,10 @@ class GammuSmsd:
         ]
         if udh:
             lines.append(f"UDH = {udh}")
-        lines += [f"Text{i:02d} = {hex_text[j:j + 200]}" for i, j in enumerate(range(0, len(hex_text), 200))]
+        lines += [
+            f"Text{i:02d} = {hex_text[j : j + 200]}"
+            for i, j in enumerate(range(0, len(hex_text), 200))
+        ]
         target = self.phone_dir / "sms" / "1" / str(self._location)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.root / f".sms-{self._location}.tmp"
@@ -287,7 +299,7 @@ class GammuSmsd:
         ``reference`` to deliver a late part. ``when`` (default now) is the SMS's timestamp.
         """
         data = text.encode("utf-16-be", errors="surrogatepass")
-        when = when or datetime.now(timezone.utc)
+        when = when or datetime.now(UTC)
         size = (units_per_part or UNITS_PART) * 2
         if units_per_part is None and len(data) <= UNITS_SINGLE * 2:
             chunks = [data]
@@ -350,9 +362,10 @@ class GammuSmsd:
         return self._wait("sentitems", "sentitems", n, timeout)
 
 
-@pytest.fixture
-def gammu_smsd(tmp_path: Path):
-    """A started :class:`GammuSmsd` (skips when gammu-smsd cannot run), stopped afterwards."""
+@pytest.fixture(name="gammu_smsd")
+def gammu_smsd_fixture(tmp_path: Path) -> Iterator[GammuSmsd]:
+    """Fixture ``gammu_smsd``: a started :class:`GammuSmsd` (skips when gammu-smsd cannot run),
+    stopped afterwards. Import ``gammu_smsd_fixture`` into a test module to use it."""
     reason = gammu_missing()
     if reason:
         pytest.skip(reason)
