@@ -75,6 +75,8 @@ _ID_NUMBER = re.compile(r"(?<![\d.,])(?<![\d][ .\-])(?:\d{15,17}|\d{2,6}(?:[ .\-
                         r"(?![ .\-]?\d)")
 _AMOUNT = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _KK_CUE = re.compile(r"(?:\bkk|kartu\s+keluarga)\W{0,3}(?:no\.?|nomor|nmr)?\W{0,3}$", re.I)
+_INSIDE_CODE = re.compile(r"(?:\w|\w[\-/.,'’])$")
+_SERVICE_NUMBER = re.compile(r"\(?(?!62)\d{2}[ .\-/)]")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?62|0)[ .\-]?8\d(?:[ .\-]?\d){6,12}(?![ .\-]?\d)")
 
 
@@ -104,6 +106,10 @@ def _phones(text: str) -> list[Span]:
             continue
         if not (match.raw_string.lstrip("(").startswith(("0", "+")) or digits.startswith("62")):
             continue  # "Rp 1.500.000", "2023-0042": not written like a phone number
+        if _INSIDE_CODE.search(text[max(0, match.start - 2):match.start]):
+            continue  # "DNS000050485", "3578-KM-02032023-0129", "2'500'000": part of a code
+        if _SERVICE_NUMBER.match(match.raw_string):
+            continue  # PBB service numbers "03.01.2023.02.0028": no area code has 2 digits
         spans.append(Span(match.start, match.end, "HP"))
     spans += [Span(m.start(), m.end(), "HP") for m in _MOBILE.finditer(text)]
     return spans
@@ -141,10 +147,8 @@ def _plates(text: str) -> list[Span]:
             continue
         upper = value.upper() == value
         if not vehicle:
-            if not upper and not (gap1 and gap2 and len(digits) >= 3):
-                continue  # "a 12 b" in an address; "s 1234 ab" is still a plate
-            if upper and len(digits) == 1 and not (gap1 and gap2):
-                continue
+            if not upper or len(digits) == 1:
+                continue  # "dr 2019 phk", "BB 5 B": a plate in lower case needs "motor", "plat"...
             if not gap1 and not gap2 and _TRACKING.fullmatch(value.upper()):
                 continue  # could be a tracking code
         spans.append(Span(m.start(), m.end(), "PLAT"))
@@ -154,12 +158,13 @@ def _plates(text: str) -> list[Span]:
 # -- names ----------------------------------------------------------------------------------------
 
 _STRONG_CUE = re.compile(
-    r"(?:\b(?:nama\s+(?:saya|sy|sya|kami|lengkap)|atas\s+nama|(?:saya|sy)\s+bernama|bernama"
+    r"(?:\bnama(?:\s+(?:saya|sy|lengkap))?\s*\([^()\n]{0,60}\)\s*:"
+    r"|\b(?:nama\s+(?:saya|sy|sya|kami|lengkap)|atas\s+nama|(?:saya|sy)\s+bernama|bernama"
     r"|dengan\s+(?:saya|sy)|perkenalkan\s*,?\s*(?:saya|sy)|kulo\s+nami|nami\s+kulo)(?!\w)"
     r"|\bnama\s*:|\ba\s*[./]\s*n\b\.?|(?<![\w.'’])an\.)\s*[:,]?\s*", re.I)
 _WEAK_CUE = re.compile(r"\b(?:saya|sy|kulo)\s+(?=(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari"
                        r"|mas|mbak|mbk|mba)\b)", re.I)
-_NAME_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’\-.](?=[^\W\d_]))*\.?")
+_NAME_WORD = re.compile(r"(?:[^\W\d_]\.(?=[^\W\d_]))?[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 # kept visible before a name: "atas nama ibu [NAMA]", "a.n. anak saya [NAMA]"
 _ADDRESS = frozenset("""
     bapak bpk bp ibu pak bu sdr sdri saudara saudari mas mbak mbk mba kak dik adik h hj haji hajjah
@@ -181,7 +186,9 @@ _STOP = frozenset("""
     belom masih msh sdg sedang telah tlh ada ingin mohon saat waktu ketika yth kpd bersama beserta
     serta alamatnya status nya pun lah kah ya iya yaitu yakni ko masuk keluar muncul hilang ganti
     salah keliru beda berbeda sama rmh tgl aja saja cuma hanya kenapa knp mengapa apa apakah tapi
-    tetapi namun sy sya tp tpi dia ia beliau mereka kita anda kamu
+    tetapi namun sy sya tp tpi dia ia beliau mereka kita anda kamu lain nama kepala keluarga
+    bagian blum status setatus dapat karena krn hp wa sebelumnya pemerintah mbaknya wajib hampir
+    tiap
 """.split())
 # abbreviated first names and particles, whose case says nothing: "moh. Dahlan", "al Hadid"
 _ABBREVIATED = frozenset("m moh muh mhd moch much mochd abd st al el bin binti".split())
@@ -230,8 +237,9 @@ def _name_after(text: str, pos: int, weak: bool, lowercase_text: bool) -> Span |
             style = word_style
             start = m.start() if start is None else start
         elif (style == "lower") != (word_style == "lower") or (
-                style == "upper" and word_style == "title"):
-            break  # "atas nama Eko Sugiantoro mengeluh", "a.n. FAHDA FIKRY Kok"
+                style == "upper" and word_style == "title") or (
+                word_style == "lower" and _VERB.fullmatch(bare)):
+            break  # "atas nama Eko Sugiantoro mengeluh", "a.n. FAHDA FIKRY Kok", "… dicoret"
         end = m.end()
         count += 1
         i = m.end()
