@@ -74,7 +74,7 @@ _ACCOUNT = re.compile(r"(?<![\w@.])@[A-Za-z0-9_]{1,15}(?![\w@])")
 _ID_NUMBER = re.compile(r"(?<![\d.,])(?<![\d][ .\-])(?:\d{15,17}|\d{2,6}(?:[ .\-]\d{2,6}){1,7})"
                         r"(?![ .\-]?\d)")
 _AMOUNT = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
-_KK_CUE = re.compile(r"(?:\bkk|kartu\s+keluarga)\W{0,3}(?:no\.?|nomor|nmr)?\W{0,3}$", re.I)
+_KK_CUE = re.compile(r"(?:\bkk|kartu\s+keluarga)\W{0,3}(?:no\.?|nomor|nmr)?\W{0,3}$", re.IGNORECASE)
 _INSIDE_CODE = re.compile(r"(?:\w|\w[\-/.,'’])$")
 _SERVICE_NUMBER = re.compile(r"\(?(?!62)\d{2}[ .\-/)]")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+?62|0)[ .\-]?8\d(?:[ .\-]?\d){6,12}(?![ .\-]?\d)")
@@ -121,15 +121,15 @@ def _phones(text: str) -> list[Span]:
 _AREA_CODES = """A AA AB AD AE AG B BA BB BD BE BG BH BK BL BM BN BP D DA DB DC DD DE DG DH DK DL DM
     DN DR DS DT DW E EA EB ED F G H K KB KH KT KU L M N P PA PB R S T W Z""".split()
 _PLATE = re.compile(r"(?<![\w/.\-])(" + "|".join(sorted(_AREA_CODES, key=len, reverse=True))
-                    + r")( ?)(\d{1,4})( ?)([A-Z]{1,3})(?![\w\-/])", re.I)
+                    + r")( ?)(\d{1,4})( ?)([A-Z]{1,3})(?![\w\-/])", re.IGNORECASE)
 _VEHICLE_CUE = re.compile(r"(?:plat|pelat|nopol|no\.?\s*pol|nomor\s+polisi|tnkb|kendaraan|motor|"
                           r"mobil|truk|truck|bus|bis|angkot|pick\s?up|sedan|avanza|xenia|"
-                          r"kijang|honda|yamaha|suzuki|toyota|mitsubishi|daihatsu)\b", re.I)
+                          r"kijang|honda|yamaha|suzuki|toyota|mitsubishi|daihatsu)\b", re.IGNORECASE)
 _NOT_SUFFIX = frozenset({"RT", "RW", "NO", "GG", "JL", "KM", "RP", "KG", "JT", "RB", "RBU", "JAM",
                          "THN", "BLN", "HR", "CM", "MM", "ML", "LT", "PM", "AM", "WIB", "TH", "AN",
                          "DAN", "DI", "KE", "YG", "SD", "SMP", "SMA", "MI", "MTS", "MA"})
 _NOT_BEFORE = re.compile(r"(?:blok|no|nomor|nmr|kav|kavling|gg|gang|rumah|lantai|lt|kamar|kode|"
-                         r"tiket|ruang|rt|rw)\W{0,2}$", re.I)
+                         r"tiket|ruang|rt|rw)\W{0,2}$", re.IGNORECASE)
 # tracking codes are 6 characters of this alphabet (forwarder.store.TRACKING_ALPHABET)
 _TRACKING = re.compile(r"[0-9ABCDEFGHJKMNPQRSTVWXYZ]{6}")
 
@@ -137,7 +137,7 @@ _TRACKING = re.compile(r"[0-9ABCDEFGHJKMNPQRSTVWXYZ]{6}")
 def _plates(text: str) -> list[Span]:
     spans = []
     for m in _PLATE.finditer(text):
-        area, gap1, digits, gap2, letters = m.groups()
+        _area, gap1, digits, gap2, letters = m.groups()
         value = m.group()
         if letters.upper() in _NOT_SUFFIX:
             continue
@@ -161,9 +161,9 @@ _STRONG_CUE = re.compile(
     r"(?:\bnama(?:\s+(?:saya|sy|lengkap))?\s*\([^()\n]{0,60}\)\s*:"
     r"|\b(?:nama\s+(?:saya|sy|sya|kami|lengkap)|atas\s+nama|(?:saya|sy)\s+bernama|bernama"
     r"|dengan\s+(?:saya|sy)|perkenalkan\s*,?\s*(?:saya|sy)|kulo\s+nami|nami\s+kulo)(?!\w)"
-    r"|\bnama\s*:|\ba\s*[./]\s*n\b\.?|(?<![\w.'’])an\.)\s*[:,]?\s*", re.I)
+    r"|\bnama\s*:|\ba\s*[./]\s*n\b\.?|(?<![\w.'’])an\.)\s*[:,]?\s*", re.IGNORECASE)
 _WEAK_CUE = re.compile(r"\b(?:saya|sy|kulo)\s+(?=(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari"
-                       r"|mas|mbak|mbk|mba)\b)", re.I)
+                       r"|mas|mbak|mbk|mba)\b)", re.IGNORECASE)
 _NAME_WORD = re.compile(r"(?:[^\W\d_]\.(?=[^\W\d_]))?[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 # kept visible before a name: "atas nama ibu [NAMA]", "a.n. anak saya [NAMA]"
 _ADDRESS = frozenset("""

@@ -125,10 +125,9 @@ def write(rows: list[tuple[str, str]], version: str, licence: str, integrity: st
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("code", "name"))
     writer.writerows(rows)
-    with open(out / "wilayah.csv.gz", "wb") as raw:
-        with gzip.GzipFile(filename="wilayah.csv", mode="wb", fileobj=raw, compresslevel=9,
-                           mtime=0) as gz:
-            gz.write(buffer.getvalue().encode("utf-8"))
+    with open(out / "wilayah.csv.gz", "wb") as raw, gzip.GzipFile(
+            filename="wilayah.csv", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz:
+        gz.write(buffer.getvalue().encode("utf-8"))
     levels = [sum(1 for c, _ in rows if c.count(".") == n) for n in range(4)]
     (out / "LICENSE-DATA.md").write_text(licence, encoding="utf-8")
     (out / "README.md").write_text(README.format(

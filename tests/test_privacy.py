@@ -132,13 +132,13 @@ def test_odd_input_never_crashes() -> None:
 # longer number (18-digit NOP tax numbers are left on purpose)
 _LEFT_PHONE = re.compile(r"(?<![\d.\-])(?:\+?62|0)[ .\-]?8\d(?:[ .\-]?\d){7,12}(?![ .\-]?\d)")
 _LEFT_NIK = re.compile(r"(?<![\d.\- ])(?<!\d[ .\-])[1-9]\d(?:[ .\-]?\d){14}(?![ .\-]?\d)")
-_NAMA_SAYA = re.compile(r"\bnama\s+saya\s*:?\s*(\S+)", re.I)
+_NAMA_SAYA = re.compile(r"\bnama\s+saya\s*:?\s*(\S+)", re.IGNORECASE)
 _CUES = re.compile(
     r"nama|a\s*[./]\s*n\b|\ban\.|bernama|dengan\s+(?:saya|sy)|perkenalkan|kulo"
     r"|(?:saya|sy)\s+(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari|mas|mbak|mbk|mba)\b"
     r"|@|(?:\+?62|\b0)[ .\-]?8|\(?\b0\d{2,3}\)?[ .\-]?\d{5,8}|\d{6}(?:[ .\-]?\d){9}"
     r"|\b[A-Z]{1,2}\s?\d{1,4}\s?[A-Z]{1,3}\b|plat|nopol|kendaraan|motor|mobil|truk|bus",
-    re.I)
+    re.IGNORECASE)
 
 
 @pytest.mark.realdata
