@@ -204,7 +204,8 @@ class PartSet:
         return self.key is None or len(self.rows) == self.key[4]
 
 
-def _key(row: InboxRow) -> GroupKey | None:
+def group_key(row: InboxRow) -> GroupKey | None:
+    """The set a part belongs to: (sender, recipient phone, reference bits, reference, total)."""
     c = row.concat
     return None if c is None else (row.sender, row.recipient, c.bits, c.reference, c.total)
 
@@ -226,7 +227,7 @@ def group_rows(
     kept: dict[tuple[int, ...], PartSet] = {}
     open_sets: dict[GroupKey, list[PartSet]] = {}
     for row in sorted(rows, key=lambda r: r.id):
-        key = _key(row)
+        key = group_key(row)
         if row.id in keep:
             earlier = kept.get(keep[row.id])
             if earlier is None:

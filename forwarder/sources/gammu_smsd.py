@@ -34,6 +34,7 @@ from forwarder.sources.gammu_db import smsd_connection
 from forwarder.sources.gammu_parts import (
     InboxRow,
     PartSet,
+    group_key,
     group_rows,
     joined_text,
     parse_concat_udh,
@@ -162,8 +163,7 @@ class Source:
                 ).fetchall()
                 for values in more:
                     row = self._row(values)
-                    c = row.concat
-                    if c and (row.sender, row.recipient, c.bits, c.reference, c.total) in waiting:
+                    if group_key(row) in waiting:
                         rows.append(row)
             return rows
 
