@@ -12,30 +12,38 @@ dalem``, ``DESA KALIREJO KEC. DANDER``) and weighs its evidence:
   words run together, at least 80, 88 for names of 5 letters, exact for shorter ones, same first
   letter);
 * a name without a prefix counts only when it matches exactly and is unlikely to be an ordinary
-  word: a name of two or more words, or one word of 7+ letters, or a capitalised word of 5+ letters
-  inside a sentence; names that are everyday words (``kapas`` cotton, ``sudah``, ``nganti``) or
-  the names of kabupaten/kota (``bojonegoro``, ``tulungagung``) never count alone;
+  word or a street: a name of two or more words, or one word of 5+ letters right after a
+  locative (``di``, ``ke``, ``warga``, ``nang``, ``ing``…; a capitalised word at the start of a
+  sentence does not count); never a name right after ``jl.``/``jalan``/``RSUD``… or before
+  ``Jaya``/``Indah``/``Permai``… (a street or estate named after a place), never an everyday
+  word (``kapas`` cotton, ``sudah``, ``nganti``) nor the name of a kabupaten/kota
+  (``bojonegoro``, ``tulungagung``); such names still confirm a desa of that kecamatan;
 * a desa named together with its own kecamatan wins over everything else; a desa name found in
   several kecamatan says nothing unless one of them is named too; a desa named alone (and unique)
   gives its kecamatan as well.
 
 A complaint naming no place gives ``None``; routing then sends it to the topic's groups without a
-kecamatan filter (see forwarder.routing).
+kecamatan filter (see forwarder.routing). The rules favour precision: on the 12,050 distinct
+Surabaya complaints of ``shared/data`` (Kota Surabaya's list), ``find`` names a place in 1,881
+and agrees with the labelled kecamatan in 93 % of them (97 % for a prefix or a desa with its
+kecamatan; bare names in a city are often streets); about 0.2 ms for a 300-character text.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import gzip
-import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from importlib import resources
 
 from rapidfuzz import fuzz, process
 
+from forwarder.classify.wilayah import WORD as _WORD
+from forwarder.classify.wilayah import bare_regency as _bare
+from forwarder.classify.wilayah import fold
+from forwarder.classify.wilayah import regencies as _regencies
+from forwarder.classify.wilayah import region_words as _region_words
+from forwarder.classify.wilayah import rows as _rows
+from forwarder.classify.wilayah import words as _key
 from forwarder.errors import ForwarderError
 from forwarder.types import Place
 
@@ -86,10 +94,8 @@ _NOT_NAMES = frozenset("""
     belum lain sekitar terdekat masing sy kmi mau akan juga sampai tapi dengan dg dgn
 """.split())
 
-_WORD = re.compile(r"[a-z0-9]+")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MAX_WORDS = 4  # the longest official names have four words
-_DATA = ("data", "wilayah", "wilayah.csv.gz")
 
 
 class UnknownPlace(ForwarderError, LookupError):
@@ -103,69 +109,6 @@ class UnknownPlace(ForwarderError, LookupError):
         if self.suggestions:
             message += f"; did you mean: {', '.join(self.suggestions)}?"
         super().__init__(message)
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` with accents removed and every non-alphanumeric character a space.
-
-    The result has exactly ``len(text)`` characters, so offsets stay those of ``text``.
-    """
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch.lower() if ch.isalnum() else " ")
-        else:
-            base = unicodedata.normalize("NFKD", ch)[:1].lower()
-            out.append(base if base.isascii() and base.isalnum() else " ")
-    return "".join(out)
-
-
-def _key(name: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(fold(name)))
-
-
-# -- the packaged list --------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _lines() -> tuple[str, ...]:
-    raw = resources.files("forwarder").joinpath(*_DATA).read_bytes()
-    return tuple(gzip.decompress(raw).decode("utf-8").splitlines()[1:])
-
-
-def _rows(prefix: str = "", levels: tuple[int, ...] = (0, 1, 2, 3)) -> list[tuple[str, str]]:
-    lines = _lines()
-    picked = [line for line in lines if line.startswith(prefix)] if prefix else lines
-    rows = []
-    for code, name in csv.reader(io.StringIO("\n".join(picked))):
-        if code.count(".") in levels:
-            rows.append((code, name))
-    return rows
-
-
-@functools.lru_cache(maxsize=1)
-def _regencies() -> dict[str, str]:
-    """Kemendagri code -> official name of every kabupaten/kota (``35.22`` -> ``Kabupaten Bojonegoro``)."""
-    return dict(_rows(levels=(1,)))
-
-
-def _bare(name: str) -> tuple[str, str]:
-    """(kind, compact name) of a kabupaten/kota written with or without its prefix."""
-    words = [w for w in _key(name) if w not in ("administrasi", "adm")]
-    kind = ""
-    if words and words[0] in ("kabupaten", "kab"):
-        kind, words = "kabupaten", words[1:]
-    elif words and words[0] in ("kota", "kodya"):
-        kind, words = "kota", words[1:]
-    return kind, "".join(words)
-
-
-@functools.lru_cache(maxsize=1)
-def _region_words() -> frozenset[str]:
-    """Compact names of every kabupaten/kota and provinsi: never a kecamatan/desa on their own."""
-    names = {_bare(n)[1] for n in _regencies().values()}
-    names |= {"".join(_key(n)) for _, n in _rows(levels=(0,))}
-    return frozenset(names)
 
 
 # -- the gazetteer ------------------------------------------------------------------------------
