@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -81,6 +82,79 @@ class GroupConfig(Strict):
         return value
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class DeadlinesConfig(Strict):
+    """Response deadlines, in working days counted by :class:`forwarder.workdays.WorkCalendar`.
+
+    Defaults are SP4N-LAPOR!'s (see :mod:`forwarder.workdays` for the source): 3 working days to
+    verify (here: the owning group's first reply), 5 to follow up (here: marked done).
+    ``remind_before_hours``: working hours before a deadline when the group is reminded.
+    """
+
+    acknowledge_days: float = Field(default=3, gt=0, le=60)
+    done_days: float = Field(default=5, gt=0, le=120)
+    remind_before_hours: float = Field(default=24, ge=0, le=240)
+
+
+class CalendarConfig(Strict):
+    """The working-day calendar: Indonesian national holidays come from the ``holidays`` package;
+    ``cuti_bersama`` adds the joint leave days; ``extra_holidays`` adds local days off
+    (``2026-10-20: Hari Jadi Bojonegoro``, or a plain list of dates)."""
+
+    cuti_bersama: bool = True
+    extra_holidays: dict[date, str] = Field(default_factory=dict)
+
+    @field_validator("extra_holidays", mode="before")
+    @classmethod
+    def _list_of_dates(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {d: "libur daerah" for d in value}
+        return value if value is not None else {}
+
+
+class HeadsGroup(Strict):
+    """A heads' group chat: gets overdue alerts for its ``dinas`` (all when empty) and, with
+    ``weekly_summary``, the weekly figures."""
+
+    name: str = Field(min_length=1)
+    sink: str = Field(min_length=1)
+    chat_id: str
+    dinas: list[str] = Field(default_factory=list)
+    weekly_summary: bool = True
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_text(cls, value: Any) -> Any:
+        return GroupConfig._chat_id_text(value)
+
+
+class Head(Strict):
+    """One head (kepala dinas, camat): one daily digest of the officer ``groups`` they sit in,
+    sent to ``chat_id`` (on Telegram their user id: they must have started the bot)."""
+
+    name: str = Field(min_length=1)
+    sink: str = Field(min_length=1)
+    chat_id: str
+    groups: list[str] = Field(min_length=1)
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_text(cls, value: Any) -> Any:
+        return GroupConfig._chat_id_text(value)
+
+
+class HeadsConfig(Strict):
+    """Heads' groups, heads, and when digests and summaries go out (hours in local time)."""
+
+    groups: list[HeadsGroup] = Field(default_factory=list)
+    people: list[Head] = Field(default_factory=list)
+    daily_digest_hour: int = Field(default=7, ge=0, le=23)
+    weekly_summary_weekday: Literal[_WEEKDAYS] = "monday"  # type: ignore[valid-type]
+    weekly_summary_hour: int = Field(default=8, ge=0, le=23)
+
+
 class TopLevel(Strict):
     version: Literal[1]
     database: Path = Path("var/forwarder.db")
@@ -91,6 +165,9 @@ class TopLevel(Strict):
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, dict[str, Any]] = Field(default_factory=dict)
     groups: list[dict[str, Any]] = Field(default_factory=list)
+    deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    heads: HeadsConfig = Field(default_factory=HeadsConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -118,6 +195,9 @@ class Settings:
     groups: list[GroupConfig]
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    deadlines: DeadlinesConfig = field(default_factory=DeadlinesConfig)
+    calendar: CalendarConfig = field(default_factory=CalendarConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
 
     @property
     def fallback(self) -> GroupConfig:
@@ -213,6 +293,9 @@ def parse_config(
             problems.extend(_problems_from(exc, f"groups[{i}]"))
     groups = [g for _, g in indexed]
     problems.extend(_cross_check(data, indexed, raw_groups))
+    heads = top.heads if top is not None else _heads_alone(data.get("heads"))
+    if heads is not None:
+        problems.extend(_check_heads(data, heads, groups))
 
     if problems or top is None:
         raise ConfigError(problems, source)
@@ -227,6 +310,9 @@ def parse_config(
         groups=groups,
         path=path,
         raw=data,
+        deadlines=top.deadlines,
+        calendar=top.calendar,
+        heads=top.heads,
     )
 
 
@@ -287,6 +373,45 @@ def _cross_check(
                                 f"({', '.join(g.name for g in fallbacks)}); exactly one is needed"))
     if not raw_groups:
         problems.append(Problem("groups", "no officer groups are configured"))
+    return problems
+
+
+def _heads_alone(raw: Any) -> HeadsConfig | None:
+    """``heads`` read on its own when the top level failed (its own problems are reported there)."""
+    try:
+        return HeadsConfig.model_validate(raw or {})
+    except ValidationError:
+        return None
+
+
+def _check_heads(data: dict[str, Any], heads: HeadsConfig, groups: list[GroupConfig]) -> list[Problem]:
+    """Heads' chats use declared sinks and valid chat ids; heads sit in groups that exist; a
+    heads' group's dinas is one that some officer group names."""
+    problems: list[Problem] = []
+    sinks = data["sinks"] if isinstance(data.get("sinks"), dict) else {}
+    names = {g.name for g in groups}
+    known_dinas = {g.dinas for g in groups if g.dinas}
+    chats: list[tuple[str, str, str, bool]] = [
+        (f"heads.groups[{i}]", h.sink, h.chat_id, False) for i, h in enumerate(heads.groups)
+    ] + [(f"heads.people[{i}]", p.sink, p.chat_id, True) for i, p in enumerate(heads.people)]
+    for where, sink, chat_id, private in chats:
+        if sink not in sinks:
+            problems.append(Problem(f"{where}.sink", f"no sink named {sink!r}",
+                                    f"declared sinks: {', '.join(sorted(sinks)) or 'none'}"))
+            continue
+        sink_type = sinks[sink].get("type") if isinstance(sinks[sink], dict) else None
+        if private and chat_id.isdigit():
+            continue  # a head's private chat with the bot: a positive user id is right here
+        problems.extend(_check_chat_id(sink_type, chat_id, f"{where}.chat_id"))
+    for i, head in enumerate(heads.groups):
+        for j, dinas in enumerate(head.dinas):
+            if dinas not in known_dinas:
+                problems.append(Problem(f"heads.groups[{i}].dinas[{j}]", f"no officer group has dinas {dinas!r}",
+                                        f"dinas named by groups: {', '.join(sorted(known_dinas)) or 'none'}"))
+    for i, person in enumerate(heads.people):
+        for j, name in enumerate(person.groups):
+            if name not in names:
+                problems.append(Problem(f"heads.people[{i}].groups[{j}]", f"no officer group named {name!r}"))
     return problems
 
 
