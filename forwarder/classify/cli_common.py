@@ -1,0 +1,87 @@
+"""Helpers shared by the classifier's admin commands (cli.py, admin.py): the console, the data
+options and the printing of figures with rich."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from forwarder.classify.data import (
+    Labelled,
+    TrainingDataError,
+    read_csv,
+    read_label_map,
+)
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def read_training_data(
+    data: tuple[str, ...] | list[str],
+    text_column: str,
+    label_column: str,
+    date_column: str | None,
+    label_map: str | None,
+) -> Labelled:
+    """Read one or more CSVs into one :class:`Labelled`; errors become ClickException."""
+    try:
+        mapping = read_label_map(label_map) if label_map else None
+        out = Labelled()
+        for path in data:
+            out.extend(read_csv(path, text_column, label_column, date_column, mapping))
+    except TrainingDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return out
+
+
+def metrics_table(metrics: dict[str, Any], title: str = "per topic") -> Table:
+    table = Table(title=title)
+    for name in ("topic", "precision", "recall", "F1", "support"):
+        table.add_column(name, justify="left" if name == "topic" else "right")
+    for topic, m in sorted(metrics["per_topic"].items()):
+        table.add_row(
+            topic, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}", str(m["support"])
+        )
+    return table
+
+
+def print_metrics(metrics: dict[str, Any]) -> None:
+    console.print(
+        f"accuracy {metrics['accuracy']:.3f}  macro-F1 {metrics['macro_f1']:.3f}  "
+        f"(held-out rows: {metrics['n']})"
+    )
+    for share, c in metrics["coverage"].items():
+        console.print(
+            f"precision of auto-routed complaints at {float(share):.0%} coverage: "
+            f"{c['precision']:.3f} (confidence_threshold {c['threshold']:.2f})"
+        )
+    if metrics.get("short_accuracy") is not None:
+        console.print(
+            f"short complaints (< 60 chars): accuracy {metrics['short_accuracy']:.3f} "
+            f"(n={metrics['n_short']})"
+        )
+    console.print(metrics_table(metrics))
+
+
+def data_options(func):
+    """--data/--text-column/--label-column/--label-map/--date-column/--test-fraction."""
+    options = [
+        click.option("--data", "data", multiple=True, required=True,
+                     type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, header); repeatable."),
+        click.option("--text-column", default="text", show_default=True, help="Column with the complaint text."),
+        click.option("--label-column", default="topic", show_default=True, help="Column with the label."),
+        click.option("--label-map", type=click.Path(dir_okay=False),
+                     help="Two-column CSV (source label, topic); rows whose label is not in it are left out."),
+        click.option("--date-column", help="Column with the date: the newest rows are held out for evaluation."),
+        click.option("--test-fraction", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9),
+                     help="Share of rows held out for evaluation."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
