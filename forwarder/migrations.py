@@ -31,6 +31,8 @@ Tables:
     topic corrections by officers, used as training examples (``forwarder model train``).
 ``chat_overrides``
     chat ids learnt at run time (a Telegram group migrated to a supergroup).
+``notices``
+    reminders, digests and summaries sent (one row per kind, subject and chat; m002).
 """
 
 from __future__ import annotations
@@ -135,3 +137,22 @@ def m001_initial(db: Database) -> None:
         {"sink": str, "chat_id": str, "new_chat_id": str, "reason": str, "at": str},
         pk=("sink", "chat_id"),
     )
+
+
+@migrations()
+def m002_notices(db: Database) -> None:
+    """``notices``: reminders, digests and summaries already sent, so each goes out once.
+
+    One row per (``kind``, ``subject``, ``sink``, ``chat_id``): kind is ``remind_ack``,
+    ``remind_done``, ``overdue_ack``, ``overdue_done`` (subject: the complaint id), ``digest``
+    (subject: the local date, ``2026-11-30``) or ``weekly`` (subject: the ISO week, ``2026-W49``);
+    ``state`` is ``sent`` or ``failed`` (a permanent refusal, with ``error``); ``at`` in UTC.
+    See :mod:`forwarder.reminders`.
+    """
+    db["notices"].create(
+        {"id": int, "kind": str, "subject": str, "sink": str, "chat_id": str, "state": str,
+         "at": str, "error": str},
+        pk="id",
+        not_null={"kind", "subject", "sink", "chat_id", "state", "at"},
+    )
+    db["notices"].create_index(["kind", "subject", "sink", "chat_id"], unique=True)
