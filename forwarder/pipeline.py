@@ -171,10 +171,17 @@ class Pipeline:
             log.info(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
         return PollResult(name, read=len(polled.complaints), stored=len(new_ids))
 
-    async def poll_once(self, name: str) -> PollResult:
-        """Like :meth:`poll_source` but records the outcome instead of raising platform errors."""
+    async def poll_once(self, name: str, *, max_rounds: int = 1000) -> PollResult:
+        """Poll one source until it has nothing more to hand over (a backlog larger than one
+        batch takes several polls); records the outcome instead of raising platform errors."""
+        result = PollResult(name)
         try:
-            result = await self.poll_source(name)
+            for _ in range(max_rounds):
+                step = await self.poll_source(name)
+                result.read += step.read
+                result.stored += step.stored
+                if step.read == 0:
+                    break
         except errors.DeliveryError as exc:
             self.store.record_poll(name, str(exc))
             level = logging.ERROR if isinstance(exc, errors.PermanentError) else logging.WARNING
