@@ -156,3 +156,82 @@ def m002_notices(db: Database) -> None:
         not_null={"kind", "subject", "sink", "chat_id", "state", "at"},
     )
     db["notices"].create_index(["kind", "subject", "sink", "chat_id"], unique=True)
+
+
+@migrations()
+def m003_officer_loop(db: Database) -> None:
+    """Tables of the officer/citizen loop (issue 5), owned by :mod:`forwarder.casework`.
+
+    ``citizen_inbound``
+        messages from citizens that are not new complaints (``CEK <code>``, an answer to an
+        officer's question, ``belum``/``sudah`` after a done): ``source`` + ``external_id``
+        (unique, as for complaints: a source handing one over twice stores it once),
+        ``reporter``, ``text`` (unmasked), ``kind`` (status_query, reply, reopen, confirm,
+        unknown_code), ``complaint_id`` (null when no complaint matched).
+    ``followups``
+        the durable queue of loop messages: to citizens (``channel`` sms or x) and into officer
+        groups (``chat`` posts in a complaint's thread, ``edit`` of a forwarded message to show
+        its status). ``state`` pending/sending/sent/dead, ``ref`` the platform's id once sent
+        (Gammu outbox ID, tweet id, Telegram message id), ``dedupe`` a unique key so that the same
+        message is never queued twice.
+    ``telegram_updates``
+        Bot API updates already handled, per sink (``update_id``), so a redelivered update (a
+        crash before the next getUpdates confirmed it) changes nothing twice.
+    """
+    db["citizen_inbound"].create(
+        {
+            "id": int,
+            "source": str,
+            "external_id": str,
+            "channel": str,
+            "reporter": str,
+            "received_at": str,
+            "stored_at": str,
+            "text": str,
+            "meta": str,
+            "kind": str,
+            "complaint_id": int,
+        },
+        pk="id",
+        not_null={"source", "external_id", "received_at", "stored_at", "text", "kind"},
+    )
+    db["citizen_inbound"].create_index(["source", "external_id"], unique=True)
+    db["citizen_inbound"].create_index(["reporter", "received_at"])
+
+    db["followups"].create(
+        {
+            "id": int,
+            "complaint_id": int,
+            "kind": str,
+            "channel": str,
+            "via": str,
+            "target": str,
+            "reply_to": str,
+            "group_name": str,
+            "text": str,
+            "buttons": int,
+            "state": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "uncertain": int,
+            "ref": str,
+            "dedupe": str,
+            "last_error": str,
+            "created_at": str,
+            "updated_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"kind", "channel", "via", "target", "state", "created_at"},
+        defaults={"attempts": 0, "uncertain": 0, "buttons": 0},
+    )
+    db["followups"].create_index(["dedupe"], unique=True)
+    db["followups"].create_index(["state", "next_attempt_at"])
+    db["followups"].create_index(["channel", "target", "ref"])
+    db["followups"].create_index(["complaint_id"])
+
+    db["telegram_updates"].create(
+        {"sink": str, "update_id": int, "kind": str, "at": str, "result": str},
+        pk=("sink", "update_id"),
+    )
+    db["labels"].create_index(["complaint_id"])
