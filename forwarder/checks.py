@@ -31,8 +31,10 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
             for j, name in enumerate(group.kecamatan or []):
                 official = gazetteer.canonical_kecamatan(name)
                 if official is None:
+                    close = gazetteer.suggest_kecamatan(name)
                     problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
-                                            f"{name!r} is not a kecamatan of {settings.kabupaten}"))
+                                            f"{name!r} is not a kecamatan of {settings.kabupaten}",
+                                            f"did you mean: {', '.join(close)}" if close else ""))
                 elif official != name:
                     warnings.append(f"groups[{i}].kecamatan[{j}]: {name!r} read as {official!r}")
     if load_model:
