@@ -164,7 +164,7 @@ def _register_optional_commands() -> None:
     """Commands that live next to their subject (classifier, outbox, reports)."""
     import importlib
 
-    for module_name in ("forwarder.classify.cli", "forwarder.admin"):
+    for module_name in ("forwarder.classify.cli", "forwarder.admin", "forwarder.report_cli"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
