@@ -10,6 +10,7 @@ the whole country: 38 / 514 / 7,285 / 83,762 rows from the npm package idn-area-
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 import functools
 import gzip
 import io
@@ -44,19 +45,24 @@ def words(name: str) -> tuple[str, ...]:
 # -- the packaged list --------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _lines() -> tuple[str, ...]:
-    raw = resources.files("forwarder").joinpath(*_DATA).read_bytes()
-    return tuple(gzip.decompress(raw).decode("utf-8").splitlines()[1:])
+def _lines(prefix: str) -> Iterator[str]:
+    """Lines of the packaged list whose code starts with ``prefix``, read as a stream.
+
+    Not cached: the whole country is about 90,000 lines, and a daemon needs only its own
+    kabupaten plus the kabupaten/provinsi names (memory target of the delivery benchmark).
+    """
+    with resources.files("forwarder").joinpath(*_DATA).open("rb") as raw, \
+            gzip.open(raw, "rt", encoding="utf-8") as text:
+        next(text, None)  # header
+        for line in text:
+            if line.startswith(prefix):
+                yield line.rstrip("\n")
 
 
 def rows(prefix: str = "", levels: tuple[int, ...] = (0, 1, 2, 3)) -> list[tuple[str, str]]:
     """``(code, name)`` rows whose code starts with ``prefix``, at the given levels (the number of
     dots in the code: 0 provinsi, 1 kabupaten/kota, 2 kecamatan, 3 desa/kelurahan)."""
-    lines = _lines()
-    picked = [line for line in lines if line.startswith(prefix)] if prefix else lines
-    reader = csv.reader(io.StringIO("\n".join(picked)))
-    return [(code, name) for code, name in reader if code.count(".") in levels]
+    return [(code, name) for code, name in csv.reader(_lines(prefix)) if code.count(".") in levels]
 
 
 @functools.lru_cache(maxsize=1)
