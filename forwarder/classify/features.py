@@ -2,7 +2,7 @@
 
 :class:`TextFeatures` is a scikit-learn transformer. Input: a sequence of normalised texts (words
 separated by single spaces, as :func:`forwarder.classify.normalize.normalize` returns). Output: a
-``scipy.sparse.csr_matrix`` of shape ``(n_texts, n_word_features + n_char_features)``, float64, the
+``scipy.sparse.csr_matrix`` of shape ``(n_texts, n_word_features + n_char_features)``, float32, the
 word block and the character block each L2-normalised (so each weighs the same, like a
 ``FeatureUnion`` of two ``TfidfVectorizer``).
 
@@ -10,7 +10,7 @@ The character n-grams are those of ``TfidfVectorizer(analyzer="char_wb")``: each
 space, n-grams of lengths ``char_ngrams`` inside it. Because they never cross a word boundary, a
 text's counts are the sum of its words' counts, so the counts are computed as a sparse product
 ``(texts x words) @ (words x n-grams)``, each distinct word analysed once. This gives the same
-numbers as scikit-learn's vectorisers at several times their speed (checked in
+numbers as scikit-learn's vectorisers (to float32 precision) at several times their speed (checked in
 tests/test_classify_features.py), which is what lets a batch be classified at >= 10,000 texts/s.
 
 IDF is scikit-learn's smoothed form, ``ln((1 + n) / (1 + df)) + 1``; ``sublinear_tf`` uses
@@ -50,7 +50,7 @@ def _word_ngrams(words: list[str], high: int) -> list[str]:
 
 
 class TextFeatures(TransformerMixin, BaseEstimator):
-    """Word 1..``word_max_n``-grams and ``char_wb`` n-grams with TF-IDF weights (see module doc).
+    """Word 1..``word_max_n``-grams (1 or 2) and ``char_wb`` n-grams, TF-IDF weighted (module doc).
 
     ``min_df``/``char_min_df``: a feature must occur in at least this many training texts.
     ``char_weight`` scales the character block after normalisation (1.0 = equal weight).
@@ -75,6 +75,8 @@ class TextFeatures(TransformerMixin, BaseEstimator):
 
     # ---- fitting -------------------------------------------------------------------------------
     def fit(self, texts: Sequence[str], y: object = None) -> TextFeatures:
+        if self.word_max_n not in (1, 2):
+            raise ValueError("word_max_n must be 1 or 2")
         docs = [t.split() for t in texts]
         n = len(docs)
         df: Counter[str] = Counter()
@@ -109,6 +111,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.char_idf_ = np.log((1 + n) / (1 + char_df[order].astype(np.float64))) + 1
         self._cache: dict[str, np.ndarray] = {}
         self._bigrams = None
+        self._idf = None
         return self
 
     # ---- transforming ----------------------------------------------------------------------------
@@ -129,21 +132,18 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         matrix.sum_duplicates()
         return uniq, matrix, ids, indptr
 
-    def _weigh(self, counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-        if self.sublinear_tf:
-            np.log(counts.data, out=counts.data)
-            counts.data += 1
-        counts.data *= idf[counts.indices]
-        return l2_normalize(counts, copy=False)
-
-    def _char_indices(self, word: str) -> np.ndarray:
+    def _word_row(self, word: str) -> np.ndarray:
+        """Columns a word adds to: its unigram column (if known) and its char n-gram columns."""
         found = self._cache.get(word)
         if found is None:
             vocab = self.char_vocab_
+            offset = len(self.word_vocab_)
             low, high = self.char_ngrams
-            found = np.array(
-                [vocab[g] for g in _char_ngrams(word, low, high) if g in vocab], dtype=np.int32
-            )
+            cols = [vocab[g] + offset for g in _char_ngrams(word, low, high) if g in vocab]
+            unigram = self.word_vocab_.get(word)
+            if unigram is not None:
+                cols.append(unigram)
+            found = np.array(cols, dtype=np.int64)
             if len(self._cache) > 300_000:
                 self._cache.clear()
             self._cache[word] = found
@@ -166,47 +166,75 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return self._bigrams
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Counts as one product ``(texts x tokens) @ (tokens x features)``, where the tokens are
+        the batch's distinct words and bigrams; then TF-IDF and L2 per block."""
         docs = [t.split() for t in texts]
         n_docs = len(docs)
-        uniq, doc_words, ids, indptr = self._word_matrix(docs)
-        vocab = self.word_vocab_
-        n_word = len(vocab)
+        n_word = len(self.word_vocab_)
+        n_total = n_word + len(self.char_vocab_)
+        flat = [w for words in docs for w in words]
+        uniq = list(dict.fromkeys(flat))
+        index = {w: i for i, w in enumerate(uniq)}
+        ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
+        doc_of = np.repeat(np.arange(n_docs), lengths)
+        rows_m = [self._word_row(w) for w in uniq]
 
-        # word block: unigrams, and bigrams (word_max_n == 2) looked up by their unigram columns
-        uni_col = np.fromiter((vocab.get(w, -1) for w in uniq), dtype=np.int64, count=len(uniq))
-        tok_col = uni_col[ids] if len(ids) else np.zeros(0, dtype=np.int64)
-        doc_of = np.repeat(np.arange(n_docs), np.diff(indptr))
-        rows, cols = [doc_of[tok_col >= 0]], [tok_col[tok_col >= 0]]
-        if self.word_max_n >= 2 and len(tok_col) > 1:
-            keys, bigram_cols = self._bigram_keys()
-            a, b = tok_col[:-1], tok_col[1:]
+        token_docs, token_ids = [doc_of], [ids]
+        if self.word_max_n >= 2 and len(ids) > 1:
+            # a bigram is known only if both its words are (min_df of a bigram <= of its words)
+            vocab = self.word_vocab_
+            uni_col = np.fromiter((vocab.get(w, -1) for w in uniq), dtype=np.int64, count=len(uniq))
+            tok = uni_col[ids]
+            a, b = tok[:-1], tok[1:]
             ok = (a >= 0) & (b >= 0) & (doc_of[:-1] == doc_of[1:])
-            key = a[ok] * n_word + b[ok]
-            if len(keys):
+            keys, bigram_cols = self._bigram_keys()
+            if ok.any() and len(keys):
+                key = a[ok] * n_word + b[ok]
                 pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
                 hit = keys[pos] == key
-                rows.append(doc_of[:-1][ok][hit])
-                cols.append(bigram_cols[pos[hit]])
-        row_a, col_a = np.concatenate(rows), np.concatenate(cols)
-        word = sp.csr_matrix(
-            (np.ones(len(row_a)), (row_a, col_a)), shape=(n_docs, n_word)
+                found = bigram_cols[pos[hit]]
+                distinct, inverse = np.unique(found, return_inverse=True)
+                token_docs.append(doc_of[:-1][ok][hit])
+                token_ids.append(len(uniq) + inverse)
+                rows_m += list(distinct.reshape(-1, 1))
+        row_len = np.fromiter(map(len, rows_m), dtype=np.int64, count=len(rows_m))
+        m_ptr = np.zeros(len(rows_m) + 1, dtype=np.int64)
+        np.cumsum(row_len, out=m_ptr[1:])
+        m_cols = np.concatenate(rows_m) if rows_m else np.zeros(0, dtype=np.int64)
+        tokens_by_feature = sp.csr_matrix(
+            (np.ones(len(m_cols), dtype=np.float32), m_cols, m_ptr), shape=(len(rows_m), n_total)
         )
-        word.sum_duplicates()
-        word = self._weigh(word, self.word_idf_)
+        d_rows, d_cols = np.concatenate(token_docs), np.concatenate(token_ids)
+        docs_by_token = sp.csr_matrix(
+            (np.ones(len(d_rows), dtype=np.float32), (d_rows, d_cols)),
+            shape=(n_docs, len(rows_m)),
+        )
+        counts = (docs_by_token @ tokens_by_feature).tocsr()
+        return self._weigh(counts, n_word)
 
-        # char block: (texts x words) @ (words x char n-grams)
-        per_word = [self._char_indices(w) for w in uniq]
-        lengths = np.fromiter((len(a) for a in per_word), dtype=np.int64, count=len(per_word))
-        gram_ptr = np.concatenate([[0], np.cumsum(lengths)])
-        gram_cols = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int32)
-        grams = sp.csr_matrix(
-            (np.ones(len(gram_cols)), gram_cols, gram_ptr),
-            shape=(len(uniq), len(self.char_vocab_)),
-        )
-        char = self._weigh((doc_words @ grams).tocsr(), self.char_idf_)
-        if self.char_weight != 1.0:
-            char.data *= self.char_weight
-        return sp.hstack([word, char], format="csr")
+    def _weigh(self, counts: sp.csr_matrix, n_word: int) -> sp.csr_matrix:
+        """TF-IDF, then each row's word block and char block scaled to unit L2 norm (the char
+        block to ``char_weight``)."""
+        data, cols = counts.data, counts.indices
+        if self.sublinear_tf:
+            np.log(data, out=data)
+            data += 1
+        data *= self._idf_all()[cols]
+        n = counts.shape[0]
+        block = np.repeat(np.arange(0, 2 * n, 2), np.diff(counts.indptr))
+        block += cols >= n_word  # row * 2 (+1 for the char block)
+        norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n))
+        norms[norms == 0] = 1.0
+        scale = (1.0 / norms).astype(data.dtype)
+        scale[1::2] *= self.char_weight
+        data *= scale[block]
+        return counts
+
+    def _idf_all(self) -> np.ndarray:
+        if getattr(self, "_idf", None) is None:
+            self._idf = np.concatenate([self.word_idf_, self.char_idf_]).astype(np.float32)
+        return self._idf
 
     # ---- names and persistence -------------------------------------------------------------------
     @property
@@ -224,6 +252,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         state = dict(self.__dict__)
         state.pop("_cache", None)
         state.pop("_bigrams", None)
+        state.pop("_idf", None)
         for key in ("word_vocab_", "char_vocab_"):
             if key in state:
                 terms = sorted(state[key], key=state[key].__getitem__)
@@ -239,3 +268,4 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.__dict__.update(state)
         self._cache = {}
         self._bigrams = None
+        self._idf = None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ import skops
 import skops.io as sio
 
 from forwarder.classify.features import TextFeatures
-from forwarder.classify.normalize import normalize
+from forwarder.classify.normalize import STOPWORDS, normalize
 from forwarder.errors import ModelError
 from forwarder.types import Tag
 
@@ -96,7 +97,9 @@ class TopicModel:
         self.classes: list[str] = [str(c) for c in classifier.classes_]
         self.labels: frozenset[str] = frozenset(self.classes)
         self._weights = _class_weights(classifier)[:, : features.n_word_features_]
-        self._terms = features.word_terms()
+        self._term_words = [
+            tuple(w for w in term.split(" ") if w not in STOPWORDS) for term in features.word_terms()
+        ]
 
     def __repr__(self) -> str:
         return f"TopicModel(version={self.version!r}, labels={len(self.labels)})"
@@ -128,24 +131,22 @@ class TopicModel:
         return tags
 
     def _keywords(self, X: sp.csr_matrix, best: np.ndarray, most: int = 5) -> list[tuple[str, ...]]:
-        """Words of the word n-gram features that add most to the chosen topic's score."""
+        """Words of the word n-gram features that add most to the chosen topic's score
+        (:data:`~forwarder.classify.normalize.STOPWORDS` left out), at most ``most``."""
         n_word = self._weights.shape[1]
         words = X[:, :n_word].tocsr()
         rows = np.repeat(np.arange(words.shape[0]), np.diff(words.indptr))
         contrib = words.data * self._weights[best[rows], words.indices]
         order = np.lexsort((-contrib, rows))
+        cols_sorted, positive = words.indices[order], contrib[order] > 0
+        term_words = self._term_words
         out: list[tuple[str, ...]] = []
         starts = words.indptr
-        cols_sorted, contrib_sorted = words.indices[order], contrib[order]
         for r in range(words.shape[0]):
-            chosen: list[str] = []
-            for k in range(starts[r], starts[r + 1]):
-                if contrib_sorted[k] <= 0 or len(chosen) >= most:
-                    break
-                for w in self._terms[cols_sorted[k]].split(" "):
-                    if w not in chosen and len(chosen) < most:
-                        chosen.append(w)
-            out.append(tuple(chosen))
+            start, end = starts[r], min(starts[r + 1], starts[r] + 2 * most)
+            top = cols_sorted[start:end][positive[start:end]]
+            chosen = dict.fromkeys(w for col in top for w in term_words[col])
+            out.append(tuple(chosen)[:most])
         return out
 
 
@@ -169,7 +170,12 @@ def save_model(model: TopicModel, path: str | Path) -> Path:
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / MODEL_FILE
-    sio.dump({"features": model.features, "classifier": model.classifier}, target)
+    sio.dump(
+        {"features": model.features, "classifier": model.classifier},
+        target,
+        compression=zipfile.ZIP_DEFLATED,
+        compresslevel=6,
+    )
     card = dict(model.card)
     card["model_sha256"] = file_sha256(target)
     card["libraries"] = library_versions()

@@ -32,11 +32,14 @@ MAX_CHARS = 4000
 """Characters of a complaint that are read; the rest is ignored (SMS complaints are < 1,000)."""
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|id|co|net|org|ly)(?:/\S*)?\b")
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_DOMAIN = re.compile(r"[\w.-]*\.(?:com|id|co|net|org|ly)\b\S*")
+_TLDS = (".com", ".id", ".co", ".net", ".org", ".ly")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 _EMAIL = re.compile(r"\S+@\S+\.\S+")
 _MENTION = re.compile(r"@\w+")
 _ELONGATED = re.compile(r"([a-z])\1{2,}")
-_WORD = re.compile(r"[a-z]+")
 
 SLANG: dict[str, str] = {
     # SMS / tweet abbreviations
@@ -104,9 +107,40 @@ FILLER: frozenset[str] = frozenset(
 """Greetings, sign-offs, forms of address and particles: no evidence of a topic."""
 
 
-def _expand(word: str) -> tuple[str, ...]:
-    standard = SLANG.get(word, word)
-    return tuple(standard.split())
+def _special_words() -> dict[str, tuple[str, ...]]:
+    """Every word that is not kept as it is -> what it becomes (``()`` for filler)."""
+    special: dict[str, tuple[str, ...]] = {w: () for w in FILLER}
+    for word, standard in SLANG.items():
+        special[word] = tuple(p for p in standard.split() if p not in FILLER and len(p) > 1)
+    return special
+
+
+_SPECIAL = _special_words()
+
+
+_cache: dict[bytes, tuple[str, ...]] = {}
+
+
+def _word(raw: bytes) -> tuple[str, ...]:
+    """What one lower-case ASCII word becomes: elongation collapsed, slang mapped, filler dropped."""
+    word = _ELONGATED.sub(r"\1", raw.decode("ascii"))
+    replaced = _SPECIAL.get(word)
+    if replaced is None:
+        replaced = (word,) if len(word) > 1 else ()
+    if len(_cache) > 200_000:
+        _cache.clear()
+    _cache[raw] = replaced
+    return replaced
+
+
+def _ascii(text: str) -> str:
+    """NFKC (tweet "bold" letters -> plain), accents stripped, other non-ASCII -> space."""
+    text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+        text = _NON_ASCII.sub(" ", text)
+    return text
 
 
 def tokens(text: str) -> list[str]:
@@ -116,26 +150,43 @@ def tokens(text: str) -> list[str]:
     """
     if not isinstance(text, str) or not text:
         return []
-    text = unicodedata.normalize("NFKC", text[:MAX_CHARS])
+    text = text[:MAX_CHARS]
     if "&" in text:
         text = html.unescape(text)
+    if not text.isascii():
+        text = _ascii(text)
     if "<" in text:
         text = _TAG.sub(" ", text)
     text = text.lower()
     if "@" in text:
         text = _EMAIL.sub(" ", text)
         text = _MENTION.sub(" ", text)
-    if "." in text or "www" in text:
+    if "http" in text or "www." in text:
         text = _URL.sub(" ", text)
-    text = _ELONGATED.sub(r"\1", text)
+    if any(tld in text for tld in _TLDS):
+        text = _DOMAIN.sub(" ", text)
+    cache = _cache
     words: list[str] = []
-    for word in _WORD.findall(text):
-        for part in _expand(word):
-            if part not in FILLER and len(part) > 1:
-                words.append(part)
+    for raw in text.encode("ascii").translate(_LETTERS_ONLY).split():
+        found = cache.get(raw)
+        words.extend(found if found is not None else _word(raw))
     return words
 
 
 def normalize(text: str) -> str:
     """``tokens(text)`` joined by single spaces; ``""`` when the text has no usable words."""
     return " ".join(tokens(text))
+
+
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    di ke dari yang dan atau tidak bukan ini itu ada sudah belum sangat sekali untuk dengan karena
+    pada saya kami kita kamu anda dia mereka juga sama lagi akan bisa dapat jadi tapi tetapi namun
+    agar supaya sehingga oleh dalam atas bawah para sebagai seperti masih harus mau ingin minta
+    kalau jika apa bagaimana kenapa mengapa kapan siapa mana sini sana situ saja hanya pun
+    sejak sampai hingga terus lebih kurang banyak sedikit semua setiap tiap beberapa telah
+    sedang baru lama hari bulan tahun jam kali adalah yaitu tersebut nya mohon tolong segera
+    """.split()
+)
+"""Common function words: kept as features (they carry some signal in n-grams) but never shown to
+officers as a complaint's keywords."""

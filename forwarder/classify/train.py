@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import joblib
+import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.svm import LinearSVC
 
@@ -30,7 +32,7 @@ class Recipe:
 
     word_max_n: int = 2
     char_ngrams: tuple[int, int] = (2, 5)
-    min_df: int = 1
+    min_df: int = 2
     char_min_df: int = 2
     sublinear_tf: bool = True
     char_weight: float = 1.0
@@ -38,6 +40,8 @@ class Recipe:
     class_weight: str | None = None
     calibration: str = "sigmoid"
     calibration_folds: int = 3
+    ensemble: bool = False
+    threads: int = 2
 
     def features(self) -> TextFeatures:
         return TextFeatures(
@@ -51,7 +55,24 @@ class Recipe:
 
     def classifier(self) -> CalibratedClassifierCV:
         svm = LinearSVC(C=self.C, class_weight=self.class_weight)
-        return CalibratedClassifierCV(svm, method=self.calibration, cv=self.calibration_folds)
+        return CalibratedClassifierCV(
+            svm,
+            method=self.calibration,
+            cv=self.calibration_folds,
+            ensemble=self.ensemble,
+            n_jobs=self.threads,
+        )
+
+
+def _fit_classifier(recipe: Recipe, X: Any, y: list[str]) -> CalibratedClassifierCV:
+    """Fit the calibrated classifier, folds in threads (liblinear releases the GIL), then keep the
+    weights as float32: half the size on disk, scores equal to ~1e-7."""
+    classifier = recipe.classifier()
+    with joblib.parallel_backend("threading", n_jobs=recipe.threads):
+        classifier.fit(X, y)
+    for calibrated in classifier.calibrated_classifiers_:
+        calibrated.estimator.coef_ = calibrated.estimator.coef_.astype(np.float32)
+    return classifier
 
 
 DEFAULT_RECIPE = Recipe()
@@ -81,7 +102,7 @@ def fit_model(
     normed = [normed[i] for i in keep]
     y = [labels[i] for i in keep]
     features = recipe.features().fit(normed)
-    classifier = recipe.classifier().fit(features.transform(normed), y)
+    classifier = _fit_classifier(recipe, features.transform(normed), y)
     card = dict(card or {})
     card.setdefault("version", new_version())
     card.setdefault("labels", sorted(set(y)))
