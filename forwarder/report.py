@@ -122,12 +122,15 @@ def _json(text: str | None) -> dict[str, Any]:
 
 def load_assignments(
     store: Store, since: datetime, until: datetime, dinas_of: dict[str, str | None] | None = None,
+    *, as_of: datetime | None = None,
 ) -> Loaded:
     """The assignments of complaints received in ``[since, until)`` (aware datetimes).
 
     ``dinas_of`` maps a group name to its dinas (from the config); groups missing from it get
-    ``(tanpa dinas)``. See the module docstring for the rules.
+    ``(tanpa dinas)``. With ``as_of``, events and deliveries after it are ignored (things as they
+    stood then). See the module docstring for the rules.
     """
+    cutoff = iso(as_of) if as_of is not None else None
     dinas_of = dinas_of or {}
     complaints = store.db.execute(
         "select id, tracking_code, received_at, topic, kecamatan, desa from complaints "
@@ -144,12 +147,14 @@ def load_assignments(
             f"select complaint_id, at, kind, data from events where complaint_id in ({marks}) "
             "order by complaint_id, at, id", chunk,
         ):
-            events.setdefault(cid, []).append((at, kind, _json(data)))
+            if cutoff is None or at <= cutoff:
+                events.setdefault(cid, []).append((at, kind, _json(data)))
         for cid, group, state, sent_at in store.db.execute(
             f"select complaint_id, group_name, state, sent_at from deliveries "
             f"where complaint_id in ({marks})", chunk,
         ):
-            sent[(cid, group)] = sent_at if state == "sent" else None
+            later = cutoff is not None and sent_at is not None and sent_at > cutoff
+            sent[(cid, group)] = sent_at if state == "sent" and not later else None
     out = Loaded([])
     for cid, code, received, topic, kecamatan, desa in complaints:
         evs = events.get(cid, [])
@@ -337,11 +342,12 @@ def build_report(store: Store, *, by: str, since: datetime, until: datetime, now
                  calendar: WorkCalendar, deadlines: Deadlines,
                  dinas_of: dict[str, str | None] | None = None) -> Report:
     """Figures per ``by`` value (one of :data:`BY_CHOICES`) for complaints received in
-    ``[since, until)``, judged at ``now``. Rows are sorted by name. Raises ValueError for an
+    ``[since, until)``, as they stood at ``now`` (later events are ignored). Rows are sorted by
+    name. Raises ValueError for an
     unknown ``by``."""
     if by not in BY_CHOICES:
         raise ValueError(f"unknown grouping {by!r}: one of {', '.join(BY_CHOICES)}")
-    loaded = load_assignments(store, since, until, dinas_of)
+    loaded = load_assignments(store, since, until, dinas_of, as_of=now)
     groups: dict[str, list[Assignment]] = {}
     for a in loaded.assignments:
         groups.setdefault(a.key(by), []).append(a)

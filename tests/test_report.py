@@ -210,3 +210,14 @@ def test_median_p90_and_since() -> None:
     for bad in ("", "30", "yesterday", "2026-13-01", "-3d"):
         with pytest.raises(ValueError, match="30d"):
             parse_since(bad, now, cal)
+
+
+def test_as_of_ignores_later_events(store: Store, settings: Settings) -> None:
+    at = wib("2026-08-14T12:00")
+    rep = build_report(store, by="group", since=wib("2026-08-01T00:00"), until=at, now=at,
+                       calendar=WorkCalendar.from_settings(settings), deadlines=Deadlines(3, 5),
+                       dinas_of={})
+    r = rows(rep)
+    # C4 was acknowledged at 09:00 but done only on 18 Aug; C3's acknowledgment came on 18 Aug
+    check(r["jalan-kota"], assigned=1, acknowledged=1, done=0, open=1)
+    check(r["pupuk"], assigned=2, acknowledged=1, done=1, open=1, overdue=0, reopened_pct=100.0)

@@ -1,0 +1,154 @@
+"""Deadline reminders, heads' alerts, daily digests and the weekly summary, on the report fixture,
+sent through the loopback fake Telegram Bot API; each goes out once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from fakes.telegram_api import FakeTelegram, assert_no_personal_data, fake_telegram  # noqa: F401
+from test_report import CONFIG, fill_store, fixture_now, wib
+
+from forwarder.cli import main
+from forwarder.config import Settings, parse_config
+from forwarder.context import Context
+from forwarder.reminders import due_notices, pending_keys, record, run_notices
+from forwarder.sinks import telegram
+from forwarder.store import Store
+
+NOW = fixture_now()  # Wed 26 Aug 2026 12:00 WIB
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return parse_config(CONFIG, env={})
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path / "f.db")
+    ids = fill_store(s)
+    s.ids = ids  # type: ignore[attr-defined]
+    yield s
+    s.close()
+
+
+def keys(notices) -> set[tuple[str, str, str, str]]:
+    return set(pending_keys(notices))
+
+
+def test_what_is_due_and_to_whom(store: Store, settings: Settings) -> None:
+    ids = store.ids  # type: ignore[attr-defined]
+    due = due_notices(store, settings, NOW)
+    assert keys(due) == {
+        # C11: no acknowledgment, its deadline Wed 26 Aug 15:00 is 3 working hours away
+        ("remind_ack", str(ids["C11"]), "tg", "-1002"),
+        # C12: acknowledged, done deadline Wed 26 Aug 14:00 is 2 working hours away
+        ("remind_done", str(ids["C12"]), "tg", "-1001"),
+        # C3 (pupuk, Dinas Pertanian) passed its done deadline on Thu 20 Aug 09:00: only the
+        # heads' group of every dinas hears of it, not the DPU heads
+        ("overdue_done", str(ids["C3"]), "tg", "-1005"),
+        ("digest", "2026-08-26", "tg", "5001"),
+        ("weekly", "2026-W35", "tg", "-1005"),
+        ("weekly", "2026-W35", "tg", "-1006"),
+    }
+    text = {n.chat_id + n.keys[0][0]: n.text for n in due}
+    assert "T00010" in text["-1002remind_ack"] and "belum ditanggapi" in text["-1002remind_ack"]
+    assert "26 Agu 2026 15:00 WIB" in text["-1002remind_ack"]
+    assert "T00011" in text["-1001remind_done"] and "26 Agu 2026 14:00 WIB" in text["-1001remind_done"]
+    assert "T00002: grup pupuk (Dinas Pertanian)" in text["-1005overdue_done"]
+    digest = text["5001digest"]
+    assert "Kadis PU" in digest
+    # C8 and C12 open in jalan-dander (C8 unacknowledged, delivered yesterday); C11 in jalan-kota
+    assert "Grup jalan-dander: 2 terbuka (1 belum ditanggapi), 0 lewat batas; kemarin 1 masuk, 0 selesai." in digest
+    assert "Grup jalan-kota: 1 terbuka (1 belum ditanggapi), 0 lewat batas; kemarin 0 masuk, 0 selesai." in digest
+    weekly_dpu = text["-1006weekly"]
+    # received 19-25 Aug: C8 and C11 (DPU); the DPU heads see only DPU
+    assert "19 Agu 2026 - 25 Agu 2026" in weekly_dpu
+    assert "DPU: 2 pengaduan, 0 selesai, 0 lewat batas" in weekly_dpu
+    assert "Dinas Pertanian" not in weekly_dpu
+    for n in due:
+        assert "isi" not in n.text.split()  # never the complaint text
+        assert_no_personal_data(n.text)
+
+
+def test_nothing_twice_and_overdue_later(store: Store, settings: Settings) -> None:
+    ids = store.ids  # type: ignore[attr-defined]
+    for notice in due_notices(store, settings, NOW):
+        record(store, notice, NOW)
+    assert due_notices(store, settings, NOW) == []
+    # 16:00 the same day: C11 missed its acknowledgment deadline, C12 its done deadline; both DPU
+    later = wib("2026-08-26T16:00")
+    assert keys(due_notices(store, settings, later)) == {
+        ("overdue_ack", str(ids["C11"]), "tg", "-1005"), ("overdue_ack", str(ids["C11"]), "tg", "-1006"),
+        ("overdue_done", str(ids["C12"]), "tg", "-1005"), ("overdue_done", str(ids["C12"]), "tg", "-1006"),
+    }
+    # next morning before 07:00 no digest; at 07:00 the new day's digest
+    assert not any(k[0] == "digest" for k in keys(due_notices(store, settings, wib("2026-08-27T06:59"))))
+    assert ("digest", "2026-08-27", "tg", "5001") in keys(due_notices(store, settings, wib("2026-08-27T07:00")))
+
+
+def test_weekly_summary_timing(store: Store, settings: Settings) -> None:
+    def weekly(at: str) -> set[str]:
+        return {k[1] for k in keys(due_notices(store, settings, wib(at))) if k[0] == "weekly"}
+
+    assert weekly("2026-08-26T07:59") == {"2026-W34"}  # before Wednesday 08:00: last week's is still due
+    assert weekly("2026-08-26T08:00") == {"2026-W35"}
+    assert weekly("2026-08-30T20:00") == {"2026-W35"}  # missed on Wednesday: sent late, once
+
+
+def test_no_heads_no_lead_time_no_notices(store: Store) -> None:
+    bare = parse_config({**CONFIG, "heads": {}, "deadlines": {"remind_before_hours": 0}}, env={})
+    assert due_notices(store, bare, NOW) == []
+
+
+async def test_run_notices_through_telegram(store: Store, settings: Settings,
+                                            fake_telegram: FakeTelegram) -> None:  # noqa: F811
+    cfg = telegram.Config(type="telegram", token=fake_telegram.token, api_base_url=fake_telegram.base_url)
+    sink = telegram.Sink("tg", cfg, Context())
+    await sink.start()
+    pipeline = SimpleNamespace(store=store, settings=settings, sinks={"tg": sink})
+    fake_telegram.kick("-1006")                   # the DPU heads removed the bot
+    fake_telegram.flood("-1005", retry_after=1)   # one 429 for the heads' group of every dinas
+    try:
+        first = await run_notices(pipeline, NOW)
+        assert {n.chat_id for n in first.sent} == {"-1001", "-1002", "5001"}
+        assert {n.chat_id for n, _ in first.failed} == {"-1006"}
+        assert {n.chat_id for n, _ in first.deferred} == {"-1005"}
+        second = await run_notices(pipeline, NOW)
+        assert {n.chat_id for n in second.sent} == {"-1005"}  # the deferred ones, now
+        assert not second.failed and not second.deferred
+        assert (await run_notices(pipeline, NOW)).sent == []
+    finally:
+        await sink.close()
+    assert len(fake_telegram.texts("-1002")) == 1 and "T00010" in fake_telegram.texts("-1002")[0]
+    assert len(fake_telegram.texts("-1005")) == 2
+    assert len(fake_telegram.texts("5001")) == 1
+    assert fake_telegram.texts("-1006") == []
+    failed = store.db.execute("select kind, error from notices where state = 'failed'").fetchall()
+    assert failed and all("kicked" in (e or "").lower() or "forbidden" in (e or "").lower()
+                          for _, e in failed)
+
+
+def test_notices_cli_dry_run(tmp_path: Path) -> None:
+    db = tmp_path / "f.db"
+    s = Store.open(db)
+    fill_store(s)
+    s.close()
+    config = tmp_path / "groups.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "database": str(db)}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["notices", "--config", str(config), "--once", "--dry-run",
+                                       "--as-of", "2026-08-26T12:00"])
+    assert result.exit_code == 0, result.output
+    assert "6 notice(s) due" in result.output and "Ringkasan harian" in result.output
+    # the console sink prints them and they are marked sent
+    sent = CliRunner().invoke(main, ["notices", "--config", str(config), "--once",
+                                     "--as-of", "2026-08-26T12:00"])
+    assert sent.exit_code == 0, sent.output
+    assert "6 notice(s) sent, 0 refused, 0 left for later" in sent.output
+    again = CliRunner().invoke(main, ["notices", "--config", str(config), "--once", "--dry-run",
+                                      "--as-of", "2026-08-26T12:00"])
+    assert "0 notice(s) due" in again.output
