@@ -227,6 +227,9 @@ def _weekly(store: Store, settings: Any, now: datetime, calendar: WorkCalendar,
         day -= timedelta(days=7)
     year, week, _ = day.isocalendar()
     subject = f"{year}-W{week:02d}"
+    targets = [h for h in targets if ("weekly", subject, h.sink, h.chat_id) not in sent]
+    if not targets:
+        return []
     until = datetime.combine(day, time(0), calendar.zone)
     since = until - timedelta(days=7)
     report = build_report(store, by="dinas", since=since, until=until, now=now, calendar=calendar,
@@ -234,8 +237,6 @@ def _weekly(store: Store, settings: Any, now: datetime, calendar: WorkCalendar,
     last = since + timedelta(days=6)
     out = []
     for h in targets:
-        if ("weekly", subject, h.sink, h.chat_id) in sent:
-            continue
         rows = [r for r in report.rows if (not h.dinas or r.key in h.dinas) and r.assigned]
         head = (f"Ringkasan mingguan: pengaduan diterima {_day(since.date())} - {_day(last.date())} "
                 f"(waktu dalam jam kerja; batas {_days(deadlines.acknowledge_days)} hari kerja "

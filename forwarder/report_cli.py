@@ -41,6 +41,15 @@ def _settings(config_path: str):
         sys.exit(2)
 
 
+def _calendar(settings):
+    from forwarder.workdays import WorkCalendar
+
+    try:
+        return WorkCalendar.from_settings(settings)
+    except ImportError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _store(settings):
     from forwarder.store import Store
 
@@ -192,10 +201,9 @@ def report(config_path: str, since_text: str, until_text: str | None, by: str, o
     charged to the group that now owns the complaint.
     """
     from forwarder.report import deadlines_of, dinas_map
-    from forwarder.workdays import WorkCalendar
 
     settings = _settings(config_path)
-    calendar = WorkCalendar.from_settings(settings)
+    calendar = _calendar(settings)
     now = _as_of(as_of, calendar)
     try:
         since = parse_since(since_text, now, calendar)
@@ -235,10 +243,9 @@ def notices(config_path: str, once: bool, dry_run: bool, as_of: str | None) -> N
     heads' groups) and daily digests (to heads). Each is sent once; exits 1 if some could not be
     sent."""
     from forwarder.reminders import due_notices
-    from forwarder.workdays import WorkCalendar
 
     settings = _settings(config_path)
-    now = _as_of(as_of, WorkCalendar.from_settings(settings))
+    now = _as_of(as_of, _calendar(settings))
     store = _store(settings)
     if dry_run:
         due = due_notices(store, settings, now)

@@ -27,8 +27,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 #: SP4N-LAPOR!'s figures, in working days (see the module docstring for the source).
 SP4N_VERIFY_DAYS = 3
 SP4N_FOLLOW_UP_DAYS = 5
@@ -55,6 +53,11 @@ class WorkCalendar:
         weekend: tuple[int, ...] = (6, 7),
     ) -> None:
         self.zone = ZoneInfo(zone)
+        try:
+            import holidays  # imported here so that a missing package only stops the reports
+        except ImportError as exc:
+            raise ImportError("the working-day calendar needs the 'holidays' package: "
+                              "pip install 'holidays>=0.109'") from exc
         categories = ("public", "government") if cuti_bersama else ("public",)
         self._national = holidays.country_holidays("ID", categories=categories, language="id")
         if isinstance(extra_holidays, Mapping):
