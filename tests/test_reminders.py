@@ -152,3 +152,24 @@ def test_notices_cli_dry_run(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, ["notices", "--config", str(config), "--once", "--dry-run",
                                       "--as-of", "2026-08-26T12:00"])
     assert "0 notice(s) due" in again.output
+
+
+def test_heads_config_problems_have_paths() -> None:
+    from forwarder.errors import ConfigError
+
+    def problems(heads: dict) -> set[str]:
+        bad = {**CONFIG, "sinks": {"tg": {"type": "telegram", "token": "123:abc"}}, "heads": heads}
+        with pytest.raises(ConfigError) as info:
+            parse_config(bad, env={})
+        return {p.path for p in info.value.problems}
+
+    assert problems({"weekly_summary_weekday": "senin", "daily_digest_hour": 24}) == {
+        "heads.weekly_summary_weekday", "heads.daily_digest_hour"}
+    got = problems({
+        "groups": [{"name": "pimpinan", "sink": "tg", "chat_id": 1005, "dinas": ["PU"]},
+                   {"name": "x", "sink": "wa", "chat_id": "-1"}],
+        "people": [{"name": "Kadis", "sink": "tg", "chat_id": 5001, "groups": ["jalan", "pupuk"]}],
+    })
+    # a heads' group id must be a group's (negative); a head's private chat id is positive
+    assert got == {"heads.groups[0].chat_id", "heads.groups[0].dinas[0]", "heads.groups[1].sink",
+                   "heads.people[0].groups[0]"}
