@@ -155,6 +155,34 @@ class HeadsConfig(Strict):
     weekly_summary_hour: int = Field(default=8, ge=0, le=23)
 
 
+class CitizenConfig(Strict):
+    """How the forwarder answers citizens (``citizen:`` in the YAML; see :mod:`forwarder.citizen`).
+
+    ``acknowledge``: send an acknowledgment with the tracking code on intake (SMS through Gammu's
+    outbox; on X only when the source has reply keys). ``acknowledge_sources``: limit that to
+    these source names (``None``: every source that can answer). ``reply_window_days``: how long
+    a citizen's message without a tracking code is taken as the answer to an officer's open
+    question or to the "is it solved?" check. ``max_sms_parts``: longest officer text sent by SMS
+    (parts of 153 GSM-7 / 67 UCS-2 characters); longer ones are refused with a reason.
+    ``templates``: replace a message template by key (keys and placeholders in
+    :data:`forwarder.citizen.TEMPLATES`).
+    """
+
+    acknowledge: bool = True
+    acknowledge_sources: list[str] | None = None
+    reply_window_days: float = Field(default=14.0, gt=0)
+    max_sms_parts: int = Field(default=3, ge=1, le=10)
+    templates: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("templates")
+    @classmethod
+    def _known_templates(cls, value: dict[str, str]) -> dict[str, str]:
+        from forwarder.citizen import check_templates  # lazy: citizen imports this module
+
+        check_templates(value)
+        return value
+
+
 class TopLevel(Strict):
     version: Literal[1]
     database: Path = Path("var/forwarder.db")
@@ -195,6 +223,10 @@ class Settings:
     groups: list[GroupConfig]
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Telegram user ids that may act on any complaint (officers) and read/flag (admins)
+    officers: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+    citizen: CitizenConfig = field(default_factory=CitizenConfig)
     deadlines: DeadlinesConfig = field(default_factory=DeadlinesConfig)
     calendar: CalendarConfig = field(default_factory=CalendarConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
