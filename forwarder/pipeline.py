@@ -5,6 +5,11 @@ Each source is polled by its own task on its own interval; a failing or rate-lim
 stored together with the source's new cursor in one transaction, and only then acknowledged at
 the source (:meth:`Source.commit`). The :class:`~forwarder.outbox.Dispatcher` delivers what was
 stored. Retries and backoff live here and in the dispatcher, never inside an adapter.
+
+The officer/citizen loop (:mod:`forwarder.loop`) hooks in at three points: citizen messages
+that answer or ask about a complaint are taken out of a poll before classification, new
+complaints get their acknowledgment queued, and the daemon runs the officers' update polling
+and the followup sender next to the dispatcher.
 """
 
 from __future__ import annotations
@@ -65,8 +70,12 @@ class Pipeline:
     context: Context
     health: Health = field(init=False)
     dispatcher: Dispatcher = field(init=False)
+    loop: Any = field(init=False)
 
     def __post_init__(self) -> None:
+        from forwarder.loop import OfficerLoop, wrap_sinks
+
+        self.sinks = wrap_sinks(self.sinks)
         self.health = Health(self.context.clock)
         fallback = self.settings.fallback
         self.dispatcher = Dispatcher(
@@ -77,6 +86,7 @@ class Pipeline:
             fallback=Destination(fallback.name, fallback.sink, self._chat_id(fallback.sink, fallback.chat_id)),
             health=self.health,
         )
+        self.loop = OfficerLoop(self)
 
     @classmethod
     def build(
@@ -163,8 +173,9 @@ class Pipeline:
         """
         source = self.sources[name]
         polled = await source.poll(self.store.cursor(name))
-        items = self.prepare(name, polled)
+        items = self.prepare(name, self.loop.intercept(name, polled))
         new_ids = self.store.ingest(name, items, polled.cursor)
+        self.loop.stored(new_ids)
         await source.commit(polled)
         if new_ids:
             self.dispatcher.wake.set()
@@ -232,9 +243,13 @@ class Pipeline:
         from forwarder.privacy import mask
         import json
 
+        from forwarder.casework import view_for_group
+
         row = self.store.complaint(complaint_id)
         in_fallback = delivery is not None and delivery.group_name == self.settings.fallback.name
-        return ComplaintView(
+        group = next((g for g in self.settings.groups if delivery is not None and g.name == delivery.group_name),
+                     None)
+        return view_for_group(ComplaintView(
             complaint_id=row["id"],
             tracking_code=row["tracking_code"],
             text=mask(row["text"] or ""),
@@ -249,7 +264,7 @@ class Pipeline:
             status=row["status"],
             timezone=self.settings.timezone,
             note=UNCERTAIN_NOTE if delivery is not None and delivery.uncertain else None,
-        )
+        ), self.store, group, self.settings.timezone)
 
     # -- running --------------------------------------------------------------------------
 
@@ -279,9 +294,11 @@ class Pipeline:
         if recovered:
             log.warning(kv(event="recovered_in_flight", deliveries=len(recovered),
                            note="these are resent marked as possible repeats"))
+        await self.loop.prepare()
         await self.start_sinks()
         tasks = [asyncio.create_task(self._source_loop(name, stop)) for name in self.sources]
         tasks.append(asyncio.create_task(self.dispatcher.run(stop)))
+        tasks += self.loop.tasks(stop)
         log.info(kv(event="started", sources=",".join(self.sources) or "none",
                     sinks=",".join(self.sinks), groups=len(self.settings.groups)))
         try:
@@ -291,14 +308,21 @@ class Pipeline:
         log.info(kv(event="stopped"))
 
     async def run_once(self, max_wait_secs: float = 60.0) -> tuple[list[PollResult], DrainResult]:
-        """Poll every source once, deliver everything due, and return what happened."""
+        """Poll every source once, handle the officers' pending updates, deliver everything due
+        (complaints, then the followups: acknowledgments, answers, status edits), and return
+        what happened. Followups still open are logged; they go out on the next run."""
         recovered = self.store.recover_in_flight()
         if recovered:
             log.warning(kv(event="recovered_in_flight", deliveries=len(recovered)))
         try:
+            await self.loop.prepare()
             polls = [await self.poll_once(name) for name in self.sources]
             await self.start_sinks()
+            await self.loop.read_updates_once()
             drained = await self.dispatcher.drain(max_wait_secs)
+            left = await self.loop.sender.drain(max_wait_secs)
+            if left:
+                log.warning(kv(event="followups_open", count=left))
         finally:
             await self.close()
         return polls, drained

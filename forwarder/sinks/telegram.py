@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Literal, Sequence
 
 import telegram
 import telegram.error as tg_error
@@ -57,6 +57,10 @@ class Config(BaseModel):
     ``per_chat_per_minute`` = 20 (``MESSAGES_PER_MINUTE_PER_GROUP``), ``per_chat_per_second`` = 1
     (``MESSAGES_PER_SECOND_PER_CHAT``), ``overall_per_second`` = 30 (``MESSAGES_PER_SECOND``).
     Telegram says the limits are approximate; on excess it answers 429 with ``retry_after``.
+
+    ``poll_updates`` (default true) makes the daemon read officers' button presses and replies
+    with getUpdates, waiting ``long_poll_secs`` per request; set it false when another program
+    reads this bot's updates (Telegram allows one getUpdates reader per bot, else 409 Conflict).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,6 +74,10 @@ class Config(BaseModel):
     per_chat_per_minute: int = Field(default=20, ge=1)
     per_chat_per_second: float = Field(default=1.0, gt=0)
     overall_per_second: int = Field(default=30, ge=1)
+    # officer actions (forwarder.sinks.telegram_updates): read the bot's updates with getUpdates
+    # long polling, waiting up to long_poll_secs for each answer (Bot API getUpdates ``timeout``)
+    poll_updates: bool = True
+    long_poll_secs: float = Field(default=25.0, ge=0, le=50)
 
     @field_validator("token")
     @classmethod
@@ -91,6 +99,24 @@ class Config(BaseModel):
         if value.endswith("/bot"):
             raise ValueError("leave out the trailing /bot: it is added with the token")
         return value
+
+
+#: inline keyboard rows of ``(label, callback data)``
+Buttons = Sequence[Sequence[tuple[str, str]]]
+
+
+def keyboard(buttons: Buttons) -> telegram.InlineKeyboardMarkup:
+    """The Bot API InlineKeyboardMarkup for ``buttons``. Raises MessageRejected when a callback
+    data is over 64 bytes (InlineKeyboardButton.callback_data: 1-64 bytes)."""
+    rows = []
+    for row in buttons:
+        keys = []
+        for label, data in row:
+            if not 1 <= len(data.encode("utf-8")) <= 64:
+                raise errors.MessageRejected(f"button {label!r}: callback data must be 1-64 bytes")
+            keys.append(telegram.InlineKeyboardButton(label, callback_data=data))
+        rows.append(keys)
+    return telegram.InlineKeyboardMarkup(rows)
 
 
 def chat_id_param(chat_id: str | int) -> int | str:
@@ -117,6 +143,7 @@ class Sink:
         self.config = config
         self.context = context or Context()
         self._bot: telegram.Bot | None = None
+        self.supports_buttons = True  # send/edit take buttons=, reply_to=, force_reply=
         self.username: str | None = None  # the bot's @username once started
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -167,31 +194,49 @@ class Sink:
         return fmt.split_message(fmt.render_plain(view), MessageLimit.MAX_TEXT_LENGTH, html=False)
 
     # -- sending -----------------------------------------------------------------------------
-    async def send(self, chat_id: str, text: str, *, plain: bool = False) -> str:
+    async def send(self, chat_id: str, text: str, *, plain: bool = False, buttons: Buttons | None = None,
+                   reply_to: str | None = None, force_reply: bool = False) -> str:
         """sendMessage ``text`` (HTML unless ``plain``, link previews off) to ``chat_id``.
+
+        ``buttons``: rows of ``(label, callback data)`` shown as an inline keyboard (callback
+        data at most 64 bytes, Bot API InlineKeyboardButton); ``reply_to``: the message id this
+        one answers (sent anyway when that message is gone); ``force_reply``: open the reply
+        field for the reader (ignored when ``buttons`` are given).
 
         Returns Telegram's message id as a string. Raises TemporaryError (``retry_after`` set on
         429), UncertainDelivery (sent, answer lost), ChatMigrated, ChatForbidden, MessageRejected,
         InvalidToken or PermanentError (see :mod:`forwarder.sinks.telegram_errors`).
         """
         target = chat_id_param(chat_id)
+        extra: dict[str, Any] = {}
+        if reply_to is not None:
+            extra["reply_parameters"] = telegram.ReplyParameters(
+                message_id=int(reply_to), allow_sending_without_reply=True)
+        if buttons:
+            extra["reply_markup"] = keyboard(buttons)
+        elif force_reply:
+            extra["reply_markup"] = telegram.ForceReply(selective=False)
         async with self._translated(chat_id, sending=True):
             message = await self.bot.send_message(
                 chat_id=target, text=text, parse_mode=None if plain else ParseMode.HTML,
-                link_preview_options=telegram.LinkPreviewOptions(is_disabled=True))
+                link_preview_options=telegram.LinkPreviewOptions(is_disabled=True), **extra)
         return str(message.message_id)
 
-    async def edit(self, chat_id: str, message_id: str, text: str, *, plain: bool = False) -> None:
-        """editMessageText of a message this bot sent (status updates). An edit to the same
-        text ("message is not modified") counts as done. Raises like :meth:`send`, except that a
-        lost answer is a plain TemporaryError (editing twice is harmless)."""
+    async def edit(self, chat_id: str, message_id: str, text: str, *, plain: bool = False,
+                   buttons: Buttons | None = None) -> None:
+        """editMessageText of a message this bot sent (status updates). ``buttons`` as in
+        :meth:`send`; without them an inline keyboard the message had is removed (Bot API). An
+        edit to the same text and buttons ("message is not modified") counts as done. Raises
+        like :meth:`send`, except that a lost answer is a plain TemporaryError (editing twice is
+        harmless)."""
         target = chat_id_param(chat_id)
         try:
             async with self._translated(chat_id, sending=False):
                 await self.bot.edit_message_text(
                     text=text, chat_id=target, message_id=int(message_id),
                     parse_mode=None if plain else ParseMode.HTML,
-                    link_preview_options=telegram.LinkPreviewOptions(is_disabled=True))
+                    link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
+                    reply_markup=keyboard(buttons) if buttons else None)
         except errors.PermanentError as exc:
             if "message is not modified" in str(exc).lower():
                 return

@@ -1,0 +1,306 @@
+"""Officer actions from the group chats: buttons under a forwarded complaint, and commands.
+
+Buttons (callback data ``a:<verb>:<complaint id>``, under the first part of each forwarded
+message): **Terima** (acknowledge), **Proses** (in progress), **Selesai** (done: the bot asks for
+the note as a reply), **Bukan kami** (not ours). The same as commands, sent as a reply to the
+forwarded message (or to any bot message in its thread)::
+
+    /terima                 /proses                 /selesai <catatan>
+    /bukan                  /alihkan <topik> [kecamatan]
+    /tanya <pertanyaan>     /jawab <jawaban>         /topik <topik>   (correct the topic only)
+
+A command that is not a reply may name the tracking code first (``/terima 7K3Q9M``); that
+form is for the user ids listed under ``officers:``/``admins:``. A plain reply to the bot's
+note request is the done note; other plain replies are the officers' own talk and go nowhere.
+
+Who may act (:meth:`Actions.permitted`): a human user (not a bot) in a chat that received the
+complaint (one of its deliveries; for a confidential complaint only a confidential group or
+triage), or a user id under ``officers:``/``admins:``. Anything else gets a polite refusal and
+changes nothing. Every applied action is an event (actor ``tg:<user id>``, the group, the
+officer's first name); its effects and the handled update id commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from forwarder import casework, citizen, followups
+from forwarder.casework import ActionRefused
+from forwarder.config import Settings
+from forwarder.routing import route
+from forwarder.store import Destination, Store
+
+ALIASES = {"terima": "terima", "ack": "terima", "proses": "proses", "selesai": "selesai", "done": "selesai",
+           "bukan": "bukan", "bukankami": "bukan", "bukan_kami": "bukan", "tolak": "bukan",
+           "alihkan": "alihkan", "tanya": "tanya", "jawab": "jawab", "topik": "topik",
+           "bantuan": "bantuan", "help": "bantuan"}
+BUTTON_VERBS = ("terima", "proses", "selesai", "bukan")
+HELP = ("Balas pesan pengaduan dengan: /terima, /proses, /selesai <catatan>, /bukan, "
+        "/alihkan <topik> [kecamatan], /tanya <pertanyaan>, /jawab <jawaban>, /topik <topik>.")
+REFUSED = "Maaf, Anda tidak dapat menindaklanjuti pengaduan ini dari sini."
+_COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
+_CALLBACK = re.compile(r"^a:([a-z]+):(\d+)$")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One officer input, platform-neutral: a pressed button (``callback_id``, ``data``) or a
+    message (``text``, ``message_id``, ``reply_to`` = id of the message it answers)."""
+
+    sink: str
+    update_id: int
+    chat_id: str
+    user_id: int | None
+    user_name: str
+    is_bot: bool
+    text: str = ""
+    message_id: str | None = None
+    reply_to: str | None = None
+    callback_id: str | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to tell the officer: the callback answer or the reply text; ``alert`` for refusals."""
+
+    text: str
+    applied: bool = False
+    alert: bool = False
+
+
+def buttons_for(view: Any) -> list[list[tuple[str, str]]] | None:
+    """Inline keyboard rows ``[(label, callback data)]`` for a group's view, None when closed."""
+    if not getattr(view, "actionable", False):
+        return None
+    cid = view.complaint_id
+    return [[("Terima", f"a:terima:{cid}"), ("Proses", f"a:proses:{cid}")],
+            [("Selesai", f"a:selesai:{cid}"), ("Bukan kami", f"a:bukan:{cid}")]]
+
+
+def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str] | None:
+    """``("selesai", "jalan sudah ditambal")`` for ``/selesai@bot jalan sudah ditambal``; None for
+    text that is no command or a command to another bot; ``("?", name)`` for an unknown one."""
+    m = _COMMAND.match((text or "").strip())
+    if not m:
+        return None
+    if m.group(2) and bot_username and m.group(2).lower() != bot_username.lower():
+        return None
+    verb = ALIASES.get(m.group(1).lower())
+    return (verb, (m.group(3) or "").strip()) if verb else ("?", m.group(1))
+
+
+class Actions:
+    """Applies officer inputs. ``topics``: topics an officer may name (the groups' and the
+    model's); ``gazetteer``: for kecamatan names; ``wake()``: new deliveries/followups queued."""
+
+    def __init__(self, store: Store, settings: Settings, *, fallback: Destination, topics: set[str],
+                 gazetteer: Any, wake: Callable[[], None] = lambda: None,
+                 bot_usernames: dict[str, str] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.fallback = fallback
+        self.topics = topics
+        self.gazetteer = gazetteer
+        self.wake = wake
+        self.bot_usernames = bot_usernames if bot_usernames is not None else {}
+
+    # -- who and what -------------------------------------------------------------------------
+    def permitted(self, inc: Incoming, row: dict[str, Any], group: str | None) -> bool:
+        if inc.is_bot or inc.user_id is None:
+            return False
+        if inc.user_id in self.settings.officers or inc.user_id in self.settings.admins:
+            return True
+        if not group:
+            return False
+        cfg = next((g for g in self.settings.groups if g.name == group), None)
+        if cfg is None:
+            return group == self.fallback.group_name
+        return not casework.is_confidential(row) or cfg.confidential or cfg.fallback
+
+    def _group_in_chat(self, inc: Incoming, complaint_id: int) -> str | None:
+        return next((d.group_name for d in casework.deliveries_of(self.store, complaint_id)
+                     if d.sink == inc.sink and d.chat_id == inc.chat_id), None)
+
+    def resolve(self, inc: Incoming) -> tuple[str, str, int | None, str | None, str] | None:
+        """``(verb, args, complaint id, group, what)`` of an input, or None when it is not for us."""
+        if inc.callback_id is not None:
+            m = _CALLBACK.match(inc.data or "")
+            found = casework.find_by_message(self.store, inc.sink, inc.chat_id, inc.message_id or "")
+            if not m or m.group(1) not in BUTTON_VERBS or not found or found[0] != int(m.group(2)):
+                return "?", "", None, None, ""
+            return m.group(1), "", found[0], found[1], found[2]
+        command = parse_command(inc.text, self.bot_usernames.get(inc.sink))
+        found = None
+        if inc.reply_to is not None:
+            found = casework.find_by_message(self.store, inc.sink, inc.chat_id, inc.reply_to)
+        if command is None:
+            if found and found[2] == "done_prompt" and inc.text.strip():
+                return "selesai", inc.text.strip(), found[0], found[1], found[2]
+            return None
+        verb, args = command
+        if found is None and verb not in ("?", "bantuan"):
+            head, _, rest = args.partition(" ")
+            from forwarder.citizen_inbound import normalise_code
+
+            row = self.store.complaint_by_code(normalise_code(head)) if len(head) == 6 else None
+            if row is None:
+                return "bantuan", "", None, None, ""
+            return verb, rest.strip(), row["id"], self._group_in_chat(inc, row["id"]), "code"
+        return verb, args, found[0] if found else None, found[1] if found else None, found[2] if found else ""
+
+    # -- applying -----------------------------------------------------------------------------
+    def handle(self, inc: Incoming) -> Outcome | None:
+        """Apply one input; returns what to tell the officer, or None to stay silent (not for us,
+        or an update already handled before a restart)."""
+        if self.store.db.execute("select 1 from telegram_updates where sink = ? and update_id = ?",
+                                 [inc.sink, inc.update_id]).fetchone():
+            return Outcome("") if inc.callback_id else None
+        resolved = self.resolve(inc)
+        outcome: Outcome | None
+        if resolved is None:
+            outcome = None
+        elif resolved[0] == "?":  # an unknown command: answered only under our own messages
+            outcome = (Outcome("Tombol tidak dikenal.", alert=True) if inc.callback_id
+                       else Outcome(HELP) if resolved[2] is not None else None)
+        elif resolved[2] is None:
+            outcome = Outcome(HELP)
+        else:
+            verb, args, cid, group, what = resolved
+            row = self.store.complaint(cid)
+            if not self.permitted(inc, row, group):
+                outcome = Outcome(REFUSED, alert=True)
+            else:
+                try:
+                    with casework.transaction(self.store) as conn:
+                        text = self._apply(conn, inc, verb, args, dict(row), group, what)
+                        self._record(conn, inc, f"{verb}:{cid}")
+                    self.wake()
+                    return Outcome(text, applied=True)
+                except ActionRefused as exc:
+                    outcome = Outcome(str(exc), alert=True)
+        with casework.transaction(self.store) as conn:
+            self._record(conn, inc, "ignored" if outcome is None else f"refused: {outcome.text[:200]}")
+        return outcome
+
+    def _record(self, conn: Any, inc: Incoming, result: str) -> None:
+        conn.execute("insert into telegram_updates(sink, update_id, kind, at, result) values (?,?,?,?,?) "
+                     "on conflict do nothing",
+                     (inc.sink, inc.update_id, "callback_query" if inc.callback_id else "message",
+                      self.store.now(), result))
+
+    def _apply(self, conn: Any, inc: Incoming, verb: str, args: str, row: dict[str, Any], group: str | None,
+               what: str) -> str:
+        now = self.store.now()
+        actor, name = f"tg:{inc.user_id}", (inc.user_name or "petugas")[:64]
+        code = row["tracking_code"]
+        key = f"u:{inc.sink}:{inc.update_id}"
+        if verb == "bantuan":
+            return HELP
+        if verb in ("terima", "proses"):
+            status = casework.transition_tx(conn, self.store, now, row, verb, actor, group, name)
+            return f"Pengaduan {code}: {casework.STATUS_TEXT[status]}."
+        if verb == "selesai":
+            if row["status"] == casework.DONE or row["status"] not in casework.TRANSITIONS["selesai"][2]:
+                raise ActionRefused(f"Pengaduan {code} berstatus {casework.STATUS_TEXT.get(row['status'])}.")
+            if not args:
+                reply_to = inc.message_id if what == "delivery" else None
+                followups.enqueue(conn, now, kind="done_prompt", channel=followups.CHAT, via=inc.sink,
+                                  target=inc.chat_id, complaint_id=row["id"], group_name=group, reply_to=reply_to,
+                                  text=f"Pengaduan {code}: balas pesan ini dengan catatan penyelesaian "
+                                       f"(apa yang sudah dilakukan). Catatan ini juga dikirim ke pelapor.",
+                                  buttons=followups.MARKUP_FORCE_REPLY, dedupe=key)
+                return "Tulis catatan penyelesaian sebagai balasan pesan permintaan catatan."
+            casework.transition_tx(conn, self.store, now, row, verb, actor, group, name, note=args)
+            where = citizen.reach(self.settings, self.store, row)
+            if where is not None:
+                note = citizen.fit_field(self.settings, where[0], "done_check", "note", args, code=code)
+                citizen.queue_tx(conn, self.store, self.settings, now, row, "done_check", key, to=where, note=note)
+            told = " Pelapor diminta konfirmasi." if where else ""
+            return f"Pengaduan {code}: selesai.{told}"
+        if verb == "bukan":
+            if not group:
+                raise ActionRefused("Gunakan tombol atau perintah ini di grup yang menerima pengaduan.")
+            triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.fallback)
+            return f"Pengaduan {code}: bukan kewenangan grup ini." + (" Dikembalikan ke triase." if triage else "")
+        if verb in ("alihkan", "topik"):
+            topic, kecamatan = self._topic_and_place(args, verb)
+            if verb == "topik":
+                casework.relabel_tx(conn, now, row, topic, actor, name)
+                return f"Pengaduan {code}: topik dicatat sebagai {topic}."
+            routing = route(self.settings.groups, topic=topic, confidence=1.0,
+                            kecamatan=kecamatan or row["kecamatan"], threshold=0.0,
+                            confidential=casework.is_confidential(row))
+            dests = [Destination(g.name, g.sink, self.store.chat_override(g.sink, g.chat_id) or g.chat_id)
+                     for g in routing.groups]
+            names = casework.reroute_tx(conn, self.store, now, row, actor, group, name, topic, kecamatan, dests)
+            return f"Pengaduan {code} dialihkan ke {', '.join(names)}."
+        if verb in ("tanya", "jawab"):
+            if not args:
+                raise ActionRefused(f"Tulis teksnya: /{verb} <teks>.")
+            where = citizen.reach(self.settings, self.store, row)
+            if where is None:
+                raise ActionRefused("Pelapor tidak dapat dihubungi lewat saluran pengaduannya.")
+            key_name = "question" if verb == "tanya" else "answer"
+            problem = citizen.too_long(self.settings, where[0], citizen.render(self.settings, key_name, code=code,
+                                                                                 text=args))
+            if problem:
+                raise ActionRefused(f"Tidak terkirim: {problem}.")
+            casework.event_tx(conn, now, row["id"], actor, key_name, {"group": group, "text": args, "name": name})
+            citizen.queue_tx(conn, self.store, self.settings, now, row, key_name, key, to=where, text=args)
+            how = "SMS" if where[0] == followups.SMS else "X"
+            return f"{'Pertanyaan' if verb == 'tanya' else 'Jawaban'} dikirim ke pelapor lewat {how}."
+        raise ActionRefused(HELP)
+
+    def _topic_and_place(self, args: str, verb: str) -> tuple[str, str | None]:
+        topic, _, place = args.strip().partition(" ")
+        topic = topic.strip().lower()
+        if not topic:
+            raise ActionRefused(f"Tulis topiknya: /{verb} <topik>" + (" [kecamatan]." if verb == "alihkan" else "."))
+        if topic not in self.topics:
+            raise ActionRefused(f"Topik {topic!r} tidak dikenal. Pilihan: {', '.join(sorted(self.topics))}.")
+        if verb == "topik" or not place.strip():
+            return topic, None
+        kecamatan = self.gazetteer.canonical_kecamatan(place) if self.gazetteer else None
+        if kecamatan is None:
+            raise ActionRefused(f"Kecamatan {place.strip()!r} tidak dikenal di {self.settings.kabupaten}.")
+        return topic, kecamatan
+
+
+class Part(str):
+    """One rendered message part; the first part of a forwarded complaint carries its buttons."""
+
+    buttons: list[list[tuple[str, str]]] | None = None
+
+
+class ButtonSink:
+    """Wraps a sink that takes ``buttons=`` (``supports_buttons``) so that the first part of every
+    forwarded complaint gets the action buttons, without the dispatcher knowing about them.
+    Everything else is passed through to the wrapped sink."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _tag(self, parts: list[str], view: Any) -> list[str]:
+        if not parts:
+            return parts
+        first = Part(parts[0])
+        first.buttons = buttons_for(view)
+        return [first, *parts[1:]]
+
+    def render(self, view: Any) -> list[str]:
+        return self._tag(self.inner.render(view), view)
+
+    def render_plain(self, view: Any) -> list[str]:
+        return self._tag(self.inner.render_plain(view), view)
+
+    async def send(self, chat_id: str, text: str, *, plain: bool = False, **extra: Any) -> str:
+        buttons = getattr(text, "buttons", None)
+        if buttons and "buttons" not in extra:
+            extra["buttons"] = buttons
+        return await self.inner.send(chat_id, str(text), plain=plain, **extra)

@@ -1,0 +1,320 @@
+"""The life of a complaint after it reached the officers: status, events, labels, re-routes.
+
+Statuses (``complaints.status``) and what moves a complaint between them::
+
+    baru ──terima──> diterima ──proses──> diproses ──selesai──> selesai ──"sudah"──> tuntas
+      │                 (any open status may go straight to diproses or selesai)   │
+      │                                                                 "belum"   v
+      └─ alihkan ─> dialihkan (new group sees it as new)          dibuka_kembali (open again)
+    bukan kami (every owning group) -> bukan_kewenangan, and the complaint goes to triage
+
+Open statuses accept every officer action; ``selesai`` accepts the citizen's answer and a new
+``selesai`` or ``proses`` (the officers reopen it themselves); ``tuntas`` is closed. Every change
+is an event (kinds in :mod:`forwarder.migrations`; this module adds ``relabelled`` {topic,
+from_topic}, ``status_query`` {inbound}, ``flagged`` {confidential, admin}).
+
+The functions named ``*_tx`` write inside the caller's transaction (``with transaction(store)``)
+so an action, its events, labels and queued followups commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from forwarder import followups
+from forwarder.sinks.format import format_received
+from forwarder.store import SENT, Delivery, Destination, Store, parse_iso
+from forwarder.types import ComplaintView
+
+NEW, ACKED, IN_PROGRESS, DONE = "baru", "diterima", "diproses", "selesai"
+REOPENED, SOLVED, REROUTED, NOT_OURS = "dibuka_kembali", "tuntas", "dialihkan", "bukan_kewenangan"
+OPEN = frozenset({NEW, ACKED, IN_PROGRESS, REOPENED, REROUTED, NOT_OURS})
+
+#: officer action -> (event kind, new status, statuses it may start from)
+TRANSITIONS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "terima": ("acknowledged", ACKED, frozenset({NEW, REROUTED, REOPENED, NOT_OURS})),
+    "proses": ("in_progress", IN_PROGRESS, OPEN - {IN_PROGRESS} | {DONE}),
+    "selesai": ("done", DONE, OPEN),
+}
+
+STATUS_TEXT = {NEW: "baru", ACKED: "diterima", IN_PROGRESS: "diproses", DONE: "selesai",
+               REOPENED: "dibuka kembali", SOLVED: "tuntas", REROUTED: "dialihkan",
+               NOT_OURS: "bukan kewenangan"}
+NOTE_LIMIT = 300  # characters of an officer's note shown in the status line
+
+
+@dataclass(frozen=True)
+class GroupView(ComplaintView):
+    """A :class:`ComplaintView` for one group, saying whether its action buttons are shown."""
+
+    actionable: bool = True
+
+
+class ActionRefused(Exception):
+    """The action does not apply (wrong status, unknown topic...); ``str()`` says why, in Indonesian."""
+
+
+@contextlib.contextmanager
+def transaction(store: Store) -> Iterator[sqlite3.Connection]:
+    """One SQLite transaction on the store's connection: committed on success, rolled back on error."""
+    conn = store.db.conn
+    with conn:
+        yield conn
+
+
+def event_tx(conn: sqlite3.Connection, now: str, complaint_id: int, actor: str, kind: str,
+             data: dict[str, Any]) -> None:
+    conn.execute("insert into events(complaint_id, at, actor, kind, data) values (?,?,?,?,?)",
+                 (complaint_id, now, actor, kind, json.dumps(data, ensure_ascii=False, default=str)))
+
+
+def complaint_meta(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(row.get("meta") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_confidential(row: dict[str, Any]) -> bool:
+    return bool(complaint_meta(row).get("confidential"))
+
+
+# -- where a complaint is -----------------------------------------------------------------------
+
+def deliveries_of(store: Store, complaint_id: int) -> list[Delivery]:
+    return store.deliveries("complaint_id = ?", [complaint_id])
+
+
+def events_of(store: Store, complaint_id: int, *kinds: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """``(at, actor, kind, data)`` of a complaint's events, oldest first, of ``kinds`` if given."""
+    sql = "select at, actor, kind, data from events where complaint_id = ?"
+    args: list[Any] = [complaint_id]
+    if kinds:
+        sql += f" and kind in ({','.join('?' * len(kinds))})"
+        args += list(kinds)
+    rows = store.db.execute(sql + " order by id", args).fetchall()
+    return [(r[0], r[1], r[2], json.loads(r[3] or "{}")) for r in rows]
+
+
+def left_groups(store: Store, complaint_id: int) -> dict[str, str]:
+    """Groups that gave a complaint away: group -> ``"not_ours"`` or ``"moved:<groups>"``."""
+    out: dict[str, str] = {}
+    for _, _, kind, data in events_of(store, complaint_id, "not_ours", "rerouted"):
+        if kind == "not_ours" and data.get("group"):
+            out[data["group"]] = "not_ours"
+        elif kind == "rerouted" and data.get("from_group"):
+            out[data["from_group"]] = "moved:" + ", ".join(data.get("to_groups") or [data.get("to_group", "")])
+        if kind == "rerouted" and data.get("to_group"):
+            out.pop(data["to_group"], None)  # a group that got it back owns it again
+    return out
+
+
+def owners(store: Store, complaint_id: int) -> list[Delivery]:
+    """The deliveries of the groups that hold the complaint now (not given away, not dead)."""
+    left = left_groups(store, complaint_id)
+    return [d for d in deliveries_of(store, complaint_id) if d.group_name not in left and d.state != "dead"]
+
+
+def find_by_message(store: Store, sink: str, chat_id: str, message_id: str) -> tuple[int, str, str] | None:
+    """The complaint a bot message in a chat belongs to: ``(complaint_id, group_name, what)``,
+    ``what`` being ``"delivery"`` or the followup's kind (``done_prompt``, ``citizen_reply``...)."""
+    row = store.db.execute(
+        "select d.complaint_id, d.group_name from deliveries d, json_each(d.message_ids) j "
+        "where d.sink = ? and d.chat_id = ? and j.value = ? limit 1",
+        [sink, str(chat_id), str(message_id)]).fetchone()
+    if row:
+        return int(row[0]), row[1], "delivery"
+    row = store.db.execute(
+        "select complaint_id, group_name, kind from followups where channel = ? and via = ? and "
+        "target = ? and ref = ? and complaint_id is not null limit 1",
+        [followups.CHAT, sink, str(chat_id), str(message_id)]).fetchone()
+    return (int(row[0]), row[1] or "", row[2]) if row else None
+
+
+# -- what officers see ----------------------------------------------------------------------------
+
+def _who(data: dict[str, Any]) -> str:
+    return str(data.get("name") or "petugas")[:64]
+
+
+def status_line(store: Store, row: dict[str, Any], group_name: str | None, zone: str) -> tuple[str, bool]:
+    """The status a group sees for a complaint, and whether its buttons are shown."""
+    cid = row["id"]
+    left = left_groups(store, cid).get(group_name or "")
+    if left == "not_ours":
+        return "bukan kewenangan grup ini", False
+    if left and left.startswith("moved:"):
+        return f"dialihkan ke {left[6:]}", False
+    status = row["status"] or NEW
+    last = {kind: (at, data) for at, _, kind, data in events_of(store, cid)}
+    text = STATUS_TEXT.get(status, status)
+    kind = {ACKED: "acknowledged", IN_PROGRESS: "in_progress", DONE: "done", REOPENED: "reopened",
+            SOLVED: "confirmed_solved", REROUTED: "rerouted", NOT_OURS: "not_ours"}.get(status)
+    if kind and kind in last:
+        at, data = last[kind]
+        when = format_received(parse_iso(at), zone)
+        if status in (ACKED, IN_PROGRESS, DONE):
+            text += f" oleh {_who(data)}, {when}"
+        if status == DONE:
+            note = str(data.get("note") or "").strip()
+            text += (f": {note[:NOTE_LIMIT]}" + ("…" if len(note) > NOTE_LIMIT else "")) if note else ""
+            text += " (menunggu konfirmasi pelapor)"
+        elif status == REOPENED:
+            text += f" oleh pelapor, {when}"
+        elif status == SOLVED:
+            text += f": dikonfirmasi pelapor, {when}"
+        elif status == REROUTED and group_name in (data.get("to_groups") or [data.get("to_group")]):
+            text = f"baru (dialihkan dari {data.get('from_group') or 'triase'})"
+        elif status == REROUTED:
+            text = f"dialihkan ke {', '.join(data.get('to_groups') or [])} oleh {_who(data)}"
+        elif status == NOT_OURS:
+            text = f"dikembalikan: bukan kewenangan {data.get('group', 'grup')}"
+    return text, status != SOLVED
+
+
+# -- officer actions (inside a transaction) -------------------------------------------------------
+
+def queue_edits_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int) -> None:
+    """Queue an edit of every sent forwarded message of the complaint (shows the new status)."""
+    for d in deliveries_of(store, complaint_id):
+        if d.state == SENT and d.message_ids:
+            followups.enqueue(conn, now, kind="status", channel=followups.EDIT, via=d.sink,
+                              target=d.chat_id, reply_to=d.message_ids[0], group_name=d.group_name,
+                              complaint_id=complaint_id)
+
+
+def queue_thread_post_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, text: str,
+                         kind: str, dedupe: str, fallback: Destination) -> None:
+    """Post ``text`` (already masked) as a reply to the complaint's message in each owning group,
+    or in the triage group when no group owns it. ``dedupe`` is suffixed with the group."""
+    targets = owners(store, complaint_id)
+    dests = [Destination(d.group_name, d.sink, d.chat_id) for d in targets] or [fallback]
+    for dest in dests:
+        followups.enqueue(conn, now, kind=kind, channel=followups.CHAT, via=dest.sink, target=dest.chat_id,
+                          group_name=dest.group_name, complaint_id=complaint_id, text=text,
+                          dedupe=f"{dedupe}:{dest.group_name}")
+
+
+def set_status_tx(conn: sqlite3.Connection, complaint_id: int, status: str) -> None:
+    conn.execute("update complaints set status = ? where id = ?", (status, complaint_id))
+
+
+def transition_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], action: str,
+                  actor: str, group: str | None, name: str, note: str | None = None) -> str:
+    """Apply ``terima``/``proses``/``selesai``; returns the new status. Raises ActionRefused."""
+    kind, target, allowed = TRANSITIONS[action]
+    status = row["status"] or NEW
+    if status == target:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah {STATUS_TEXT[target]}.")
+    if status not in allowed:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} berstatus {STATUS_TEXT.get(status, status)}; "
+                            f"tidak bisa diubah menjadi {STATUS_TEXT[target]}.")
+    data: dict[str, Any] = {"group": group, "name": name}
+    if note is not None:
+        data["note"] = note
+    event_tx(conn, now, row["id"], actor, kind, data)
+    set_status_tx(conn, row["id"], target)
+    queue_edits_tx(conn, store, now, row["id"])
+    return target
+
+
+def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
+                group: str, name: str, fallback: Destination) -> bool:
+    """The group says the complaint is not theirs. When no group holds it any more it goes to
+    triage (unless triage itself said so). Returns True when it was sent to triage."""
+    if row["status"] == SOLVED:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup.")
+    if group in left_groups(store, row["id"]):
+        raise ActionRefused("Grup ini sudah melepas pengaduan ini.")
+    event_tx(conn, now, row["id"], actor, "not_ours", {"group": group, "name": name})
+    to_triage = False
+    if not owners(store, row["id"]):
+        set_status_tx(conn, row["id"], NOT_OURS)
+        if group != fallback.group_name:
+            to_triage = add_delivery_tx(conn, store, now, row["id"], fallback, actor, group,
+                                        f"bukan kewenangan {group}", row["topic"], row["kecamatan"])
+    queue_edits_tx(conn, store, now, row["id"])
+    return to_triage
+
+
+def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, dest: Destination,
+                    actor: str, from_group: str | None, reason: str, topic: str | None,
+                    kecamatan: str | None, to_groups: list[str] | None = None) -> bool:
+    """Give the complaint to ``dest``: a new pending delivery (or, when the group had it before,
+    its message is edited to show it is back) and a ``rerouted`` event. True when it is new."""
+    cur = conn.execute(
+        "insert into deliveries(complaint_id, group_name, sink, chat_id, state, attempts, next_attempt_at, "
+        "parts_sent, message_ids, uncertain, created_at, updated_at) values (?,?,?,?,'pending',0,?,0,'[]',0,?,?) "
+        "on conflict(complaint_id, group_name) do nothing",
+        (complaint_id, dest.group_name, dest.sink, dest.chat_id, now, now, now))
+    event_tx(conn, now, complaint_id, actor, "rerouted",
+             {"group": dest.group_name, "to_group": dest.group_name, "from_group": from_group,
+              "to_groups": to_groups or [dest.group_name], "reason": reason, "topic": topic,
+              "kecamatan": kecamatan})
+    return bool(cur.rowcount)
+
+
+def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
+               from_group: str | None, name: str, topic: str, kecamatan: str | None,
+               dests: list[Destination]) -> list[str]:
+    """Move the complaint to ``dests`` with its corrected topic/kecamatan; records a label for
+    retraining. Returns the names of the groups it went to."""
+    if row["status"] == SOLVED:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup.")
+    names = [d.group_name for d in dests]
+    if not dests or names == [from_group]:
+        raise ActionRefused("Tidak ada grup lain untuk topik dan kecamatan itu.")
+    for dest in dests:
+        if dest.group_name != from_group:
+            add_delivery_tx(conn, store, now, row["id"], dest, actor, from_group, f"dialihkan oleh {name}",
+                            topic, kecamatan, to_groups=names)
+    conn.execute("update complaints set topic = ?, kecamatan = coalesce(?, kecamatan), status = ? where id = ?",
+                 (topic, kecamatan, REROUTED, row["id"]))
+    label_tx(conn, now, row, topic, actor)
+    queue_edits_tx(conn, store, now, row["id"])
+    return names
+
+
+def label_tx(conn: sqlite3.Connection, now: str, row: dict[str, Any], topic: str, actor: str) -> None:
+    """A training example: the complaint's stored text with the topic an officer gave it."""
+    conn.execute("insert into labels(complaint_id, text, topic, labelled_by, labelled_at) values (?,?,?,?,?)",
+                 (row["id"], row["text"] or "", topic, actor, now))
+
+
+def relabel_tx(conn: sqlite3.Connection, now: str, row: dict[str, Any], topic: str, actor: str, name: str) -> None:
+    """A topic correction without moving the complaint (``/topik``)."""
+    event_tx(conn, now, row["id"], actor, "relabelled", {"topic": topic, "from_topic": row["topic"], "name": name})
+    conn.execute("update complaints set topic = ? where id = ?", (topic, row["id"]))
+    label_tx(conn, now, row, topic, actor)
+
+
+# -- the citizen's answers (inside a transaction) -----------------------------------------------
+
+def reopen_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], reason: str) -> None:
+    event_tx(conn, now, row["id"], "citizen", "reopened", {"reason": reason})
+    set_status_tx(conn, row["id"], REOPENED)
+    queue_edits_tx(conn, store, now, row["id"])
+
+
+def confirm_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any]) -> None:
+    event_tx(conn, now, row["id"], "citizen", "confirmed_solved", {})
+    set_status_tx(conn, row["id"], SOLVED)
+    queue_edits_tx(conn, store, now, row["id"])
+
+
+def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: str) -> GroupView:
+    """``base`` as ``group`` (a GroupConfig or None) sees it: its status line, and the text held
+    back when the complaint is confidential and the group is not one for confidential cases."""
+    row = store.complaint(base.complaint_id)
+    status, actionable = status_line(store, row, getattr(group, "name", None), zone)
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    fields.update(status=status, actionable=actionable)
+    if is_confidential(row) and group is not None and not group.confidential and not group.fallback:
+        fields.update(text="(isi pengaduan ini dirahasiakan dan dipindahkan ke grup rahasia)",
+                      keywords=(), status="dipindahkan: rahasia", actionable=False)
+    return GroupView(**fields)

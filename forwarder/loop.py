@@ -1,0 +1,180 @@
+"""The officer/citizen loop wired into the daemon (issue 5): what :class:`~forwarder.pipeline.Pipeline`
+calls around intake and delivery.
+
+* before a poll is classified: citizen messages that are no complaints are taken out
+  (:func:`forwarder.citizen_inbound.intercept`);
+* after new complaints are stored: their acknowledgments are queued (:func:`forwarder.citizen.acknowledge`);
+* while running: one :class:`~forwarder.sinks.telegram_updates.UpdatePoller` per telegram sink
+  reads officers' actions, and a :class:`~forwarder.followups.Sender` sends the queued
+  followups (SMS into Gammu's outbox, X replies, posts and status edits in the groups), paced
+  with the dispatcher's per-chat windows so the two never exceed Telegram's flood limits together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from forwarder import citizen, citizen_inbound, errors, followups
+from forwarder.actions import Actions, ButtonSink
+from forwarder.health import kv
+from forwarder.store import DEAD, SENT, Delivery, Destination, iso
+from forwarder.types import Polled
+
+if TYPE_CHECKING:
+    from forwarder.pipeline import Pipeline
+
+log = logging.getLogger("forwarder.loop")
+
+#: after a restart, complaints stored this long ago or less get a missed acknowledgment
+ACK_CATCH_UP = timedelta(days=1)
+
+
+def wrap_sinks(sinks: dict[str, Any]) -> dict[str, Any]:
+    """Sinks that take buttons get them on the first part of each forwarded complaint."""
+    return {name: ButtonSink(s) if getattr(s, "supports_buttons", False) and not isinstance(s, ButtonSink) else s
+            for name, s in sinks.items()}
+
+
+class OfficerLoop:
+    """Everything of the loop one daemon needs; built by the pipeline after its dispatcher."""
+
+    def __init__(self, pipeline: "Pipeline") -> None:
+        self.p = pipeline
+        settings = pipeline.settings
+        fallback = settings.fallback
+        self.fallback = Destination(fallback.name, fallback.sink, fallback.chat_id)
+        topics = {t for g in settings.groups for t in g.topics}
+        topics |= set(getattr(pipeline.model, "labels", None) or ())
+        self.actions = Actions(pipeline.store, settings, fallback=self.fallback, topics=topics,
+                               gazetteer=pipeline.gazetteer, wake=self.wake,
+                               bot_usernames={})
+        self.sender = followups.Sender(
+            pipeline.store,
+            {followups.SMS: lambda row: citizen.send_sms(settings, row),
+             followups.X: lambda row: citizen.send_x(pipeline.sources, row),
+             followups.CHAT: self._post, followups.EDIT: self._edit},
+            pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row))
+        self.pollers: dict[str, Any] = {}
+
+    def wake(self) -> None:
+        self.p.dispatcher.wake.set()
+        self.sender.wake.set()
+
+    # -- intake ---------------------------------------------------------------------------------
+    def intercept(self, source: str, polled: Polled) -> Polled:
+        """``polled`` without the citizen messages that answer or ask about a complaint."""
+        fallback = Destination(self.fallback.group_name, self.fallback.sink,
+                               self.p.store.chat_override(self.fallback.sink, self.fallback.chat_id)
+                               or self.fallback.chat_id)
+        rest, handled = citizen_inbound.intercept(self.p.store, self.p.settings, source, polled.complaints, fallback)
+        if handled:
+            log.info(kv(event="citizen_messages", source=source, handled=handled))
+            self.wake()
+        return Polled(rest, polled.cursor, polled.token) if len(rest) != len(polled.complaints) else polled
+
+    def stored(self, new_ids: list[int]) -> None:
+        if citizen.acknowledge(self.p.store, self.p.settings, new_ids):
+            self.sender.wake.set()
+
+    # -- starting -------------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """At start: settle followups in flight at a crash, catch up missed acknowledgments."""
+        recovered = await self.sender.recover()
+        if recovered:
+            log.warning(kv(event="recovered_followups", count=recovered))
+        since = iso(self.p.store.clock() - ACK_CATCH_UP)
+        citizen.acknowledge_missed(self.p.store, self.p.settings, since)
+
+    def _pollers(self) -> dict[str, Any]:
+        from forwarder.sinks.telegram_updates import UpdatePoller
+
+        for name, cfg in self.p.settings.sinks.items():
+            sink = self.p.sinks.get(name)
+            if name in self.pollers or getattr(cfg, "type", None) != "telegram" or not getattr(cfg, "poll_updates", False):
+                continue
+            if name in self.p.dispatcher.disabled_sinks or sink is None:
+                continue
+            self.actions.bot_usernames[name] = getattr(sink, "username", None) or ""
+            self.pollers[name] = UpdatePoller(name, sink, self.actions, self.p.store,
+                                              long_poll_secs=cfg.long_poll_secs, health=self.p.health)
+        return self.pollers
+
+    def tasks(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+        """The loop's tasks for the daemon (after the sinks were started)."""
+        out = [asyncio.create_task(self.sender.run(stop))]
+        out += [asyncio.create_task(p.run(stop)) for p in self._pollers().values()]
+        return out
+
+    async def read_updates_once(self) -> int:
+        """``--once``: handle every pending officer update of every telegram sink."""
+        total = 0
+        for name, poller in self._pollers().items():
+            try:
+                total += await poller.drain()
+            except errors.DeliveryError as exc:
+                log.warning(kv(event="updates_unavailable", sink=name, error=str(exc)))
+        return total
+
+    # -- sending --------------------------------------------------------------------------------
+    async def _pace(self, channel: str, via: str, target: str) -> None:
+        dispatcher = self.p.dispatcher
+        lane = dispatcher.lane(via, target)
+        windows = list(lane.windows)
+        if via in dispatcher.sink_windows:
+            windows.append(dispatcher.sink_windows[via])
+        while True:
+            now = dispatcher.monotonic()
+            wait = max([w.delay(now) for w in windows] + [lane.paused_until - now, 0.0])
+            if wait <= 0:
+                for w in windows:
+                    w.record(now)
+                return
+            await asyncio.sleep(wait)
+
+    def _delivery(self, row: followups.Followup) -> Delivery | None:
+        found = self.p.store.deliveries("complaint_id = ? and group_name = ?", [row.complaint_id, row.group_name])
+        return found[0] if found else None
+
+    async def _post(self, row: followups.Followup) -> str:
+        """A post in a complaint's thread: a reply to its forwarded message in that chat."""
+        sink = self.p.sinks.get(row.via)
+        if sink is None:
+            raise errors.PermanentError(f"no sink named {row.via!r}", hint="check the config")
+        reply_to = row.reply_to
+        if reply_to is None and row.complaint_id is not None:
+            delivery = self._delivery(row)
+            if delivery is not None and delivery.state == SENT and delivery.message_ids:
+                reply_to = delivery.message_ids[0]
+            elif delivery is not None and delivery.state != DEAD:
+                raise errors.TemporaryError("the complaint's message is not in the group yet", retry_after=2.0)
+        chat = self.p.store.chat_override(row.via, row.target) or row.target
+        if getattr(sink, "supports_buttons", False):
+            return await sink.send(chat, row.text or "", plain=True, reply_to=reply_to,
+                                   force_reply=row.buttons == followups.MARKUP_FORCE_REPLY)
+        return await sink.send(chat, row.text or "", plain=True)
+
+    async def _edit(self, row: followups.Followup) -> None:
+        """Show the complaint's current status in a group's forwarded message (its first part)."""
+        sink = self.p.sinks.get(row.via)
+        delivery = self._delivery(row)
+        if sink is None or not hasattr(sink, "edit") or delivery is None or delivery.state != SENT \
+                or not delivery.message_ids:
+            return None  # an unsent delivery shows the current status when it goes out
+        view = self.p.view(delivery.complaint_id, delivery)
+        chat = self.p.store.chat_override(row.via, delivery.chat_id) or delivery.chat_id
+        message_id = row.reply_to or delivery.message_ids[0]
+        for plain in (False, True):
+            parts = sink.render_plain(view) if plain else sink.render(view)
+            if not parts:
+                return None
+            extra = {"buttons": getattr(parts[0], "buttons", None)} if getattr(sink, "supports_buttons", False) else {}
+            try:
+                await sink.edit(chat, message_id, str(parts[0]), plain=plain, **extra)
+                return None
+            except errors.MessageRejected:
+                if plain:
+                    raise
+        return None

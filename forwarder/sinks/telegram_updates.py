@@ -1,0 +1,176 @@
+"""Officers' button presses and replies from Telegram: getUpdates polling, turned into actions.
+
+One :class:`UpdatePoller` per telegram sink with ``poll_updates: true`` reads the bot's updates
+through python-telegram-bot's ``Bot.get_updates`` (long polling, ``long_poll_secs``;
+``allowed_updates`` = message, callback_query) on the sink's started ``Bot``. Each update
+becomes an :class:`~forwarder.actions.Incoming` for :class:`~forwarder.actions.Actions`; the
+officer is then answered (``answerCallbackQuery`` for a button, a reply for a command).
+
+In groups with the bot's privacy mode on (Telegram's default) the bot receives commands and
+replies to its own messages, which is all this needs (Telegram bot docs, "Privacy mode").
+
+Offsets: Telegram forgets an update once getUpdates is called with a higher ``offset``. The
+first offset after a start is one past the highest update id recorded in ``telegram_updates``
+(written in the transaction of each action), so an update redelivered after a crash is seen
+again and recognised as handled, and one never handled is not skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+from typing import Any
+
+import telegram.error as tg_error
+
+from forwarder import errors
+from forwarder.actions import Actions, Incoming, Outcome
+from forwarder.health import Health, kv
+from forwarder.sinks.telegram_errors import translate
+from forwarder.store import Store
+
+log = logging.getLogger("forwarder.telegram_updates")
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+CALLBACK_TEXT_LIMIT = 200  # answerCallbackQuery text: 0-200 characters (Bot API)
+
+
+def to_incoming(sink: str, update: Any) -> Incoming | None:
+    """The :class:`Incoming` of a PTB ``Update``: a button press or a text message; None otherwise."""
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        user = query.from_user
+        return Incoming(sink, update.update_id, str(message.chat.id) if message else "", user.id,
+                        user.first_name or "", bool(user.is_bot),
+                        message_id=str(message.message_id) if message else None,
+                        callback_id=str(query.id), data=query.data or "")
+    message = update.message
+    if message is None or message.text is None:
+        return None
+    user = message.from_user
+    reply = message.reply_to_message
+    return Incoming(sink, update.update_id, str(message.chat.id), user.id if user else None,
+                    (user.first_name or "") if user else "", bool(user.is_bot) if user else True,
+                    text=message.text, message_id=str(message.message_id),
+                    reply_to=str(reply.message_id) if reply is not None else None)
+
+
+class UpdatePoller:
+    """Reads and handles the updates of one telegram sink (started before use)."""
+
+    def __init__(self, name: str, sink: Any, actions: Actions, store: Store, *,
+                 long_poll_secs: float = 25.0, health: Health | None = None) -> None:
+        self.name = name
+        self.sink = sink
+        self.actions = actions
+        self.store = store
+        self.long_poll_secs = long_poll_secs
+        self.health = health
+        self.offset: int | None = None
+        self.handled = 0
+
+    def _first_offset(self) -> int | None:
+        row = self.store.db.execute("select max(update_id) from telegram_updates where sink = ?", [self.name]).fetchone()
+        return int(row[0]) + 1 if row and row[0] is not None else None
+
+    async def fetch(self, timeout: float) -> tuple[Any, ...]:
+        """One getUpdates call. Raises TemporaryError, InvalidToken (forwarder.errors)."""
+        if self.offset is None:
+            self.offset = self._first_offset()
+        try:
+            bot = self.sink.bot
+        except RuntimeError:  # the sink could not start before: try again now
+            await self.sink.start()
+            bot = self.sink.bot
+        try:
+            return await bot.get_updates(offset=self.offset, timeout=int(timeout),
+                                         allowed_updates=ALLOWED_UPDATES)
+        except tg_error.TelegramError as exc:
+            raise translate(exc, token=self.sink.config.token) from None
+
+    async def process(self, updates: tuple[Any, ...]) -> int:
+        """Handle ``updates`` in order and answer each officer; returns how many were actions."""
+        count = 0
+        for update in updates:
+            incoming = to_incoming(self.name, update)
+            if incoming is not None:
+                try:
+                    outcome = self.actions.handle(incoming)
+                except sqlite3.OperationalError as exc:  # database locked: read this update again
+                    raise errors.TemporaryError(f"cannot store an officer action now: {exc}") from exc
+                except Exception:  # a bug on one update must not block the ones after it
+                    log.exception(kv(event="update_failed", sink=self.name, update=update.update_id))
+                    outcome = None
+                await self.respond(incoming, outcome)
+                count += 1
+            self.offset = max(self.offset or 0, update.update_id + 1)
+        self.handled += count
+        return count
+
+    async def respond(self, incoming: Incoming, outcome: Outcome | None) -> None:
+        """answerCallbackQuery for a button (always, so the button stops spinning), a reply to a
+        command message. Best effort: the action is already stored, a lost answer is only logged."""
+        try:
+            if incoming.callback_id is not None:
+                text = (outcome.text if outcome else "")[:CALLBACK_TEXT_LIMIT]
+                await self.sink.bot.answer_callback_query(incoming.callback_id, text=text or None,
+                                                          show_alert=bool(outcome and outcome.alert))
+            elif outcome is not None and outcome.text:
+                await self.sink.send(incoming.chat_id, outcome.text, plain=True, reply_to=incoming.message_id)
+        except (tg_error.TelegramError, errors.DeliveryError) as exc:
+            log.warning(kv(event="officer_answer_failed", sink=self.name, chat=incoming.chat_id, error=str(exc)))
+
+    async def drain(self, max_rounds: int = 100) -> int:
+        """Handle every pending update without waiting (``forwarder run --once``)."""
+        total = 0
+        for _ in range(max_rounds):
+            updates = await self.fetch(0)
+            if not updates:
+                break
+            total += await self.process(updates)
+        # confirm the last batch so Telegram forgets it
+        if total and self.offset is not None:
+            await self.fetch(0)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; platform errors back off (InvalidToken stops polling)."""
+        failures = 0
+        channel = f"updates:{self.name}"
+        while not stop.is_set():
+            fetch = asyncio.create_task(self.fetch(self.long_poll_secs))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if fetch not in done:
+                fetch.cancel()
+                await asyncio.gather(fetch, return_exceptions=True)
+                break
+            wait = 0.0
+            try:
+                await self.process(fetch.result())
+                failures = 0
+                if self.health:
+                    self.health.up(channel)
+            except errors.InvalidToken as exc:
+                if self.health:
+                    self.health.down(channel, f"token refused, reading updates stopped: {exc}", level=logging.ERROR)
+                return
+            except errors.TemporaryError as exc:
+                failures += 1
+                if self.health:
+                    self.health.down(channel, str(exc))
+                wait = exc.retry_after if exc.retry_after is not None else \
+                    min(60.0, 2.0 ** min(failures, 6)) * random.uniform(0.8, 1.2)
+            except Exception:  # a bug in one update must not stop reading the others
+                failures += 1
+                log.exception(kv(event="updates_error", sink=self.name))
+                wait = min(60.0, 2.0 ** min(failures, 6))
+            if wait:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+                except asyncio.TimeoutError:
+                    pass
