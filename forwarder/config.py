@@ -196,6 +196,9 @@ class TopLevel(Strict):
     deadlines: DeadlinesConfig = Field(default_factory=DeadlinesConfig)
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     heads: HeadsConfig = Field(default_factory=HeadsConfig)
+    officers: list[int] = Field(default_factory=list)
+    admins: list[int] = Field(default_factory=list)
+    citizen: CitizenConfig = Field(default_factory=CitizenConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -345,6 +348,9 @@ def parse_config(
         deadlines=top.deadlines,
         calendar=top.calendar,
         heads=top.heads,
+        officers=tuple(top.officers),
+        admins=tuple(top.admins),
+        citizen=top.citizen,
     )
 
 
