@@ -211,7 +211,7 @@ class Actions:
                                   target=inc.chat_id, complaint_id=row["id"], group_name=group, reply_to=reply_to,
                                   text=f"Pengaduan {code}: balas pesan ini dengan catatan penyelesaian "
                                        f"(apa yang sudah dilakukan). Catatan ini juga dikirim ke pelapor.",
-                                  buttons=followups.MARKUP_FORCE_REPLY, dedupe=key)
+                                  dedupe=key)
                 return "Tulis catatan penyelesaian sebagai balasan pesan permintaan catatan."
             casework.transition_tx(conn, self.store, now, row, verb, actor, group, name, note=args)
             where = citizen.reach(self.settings, self.store, row)

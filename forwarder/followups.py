@@ -44,8 +44,8 @@ log = logging.getLogger("forwarder.followups")
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 SMS, X, CHAT, EDIT = "sms", "x", "chat", "edit"
 CITIZEN_CHANNELS = (SMS, X)
-#: ``followups.buttons``: what goes under a chat post (none, or a reply field for the answer)
-MARKUP_NONE, MARKUP_FORCE_REPLY = 0, 2
+#: ``followups.buttons``: what goes under a chat post (none for now; kept for reply markup)
+MARKUP_NONE = 0
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,9 @@ class Sender:
             self._retry(row, exc)
         except ValueError as exc:  # a number that cannot receive an SMS, a text over 255 parts
             self._dead(row, str(exc))
+        except Exception as exc:  # a bug or an unreadable answer: the send may have happened
+            log.exception(kv(event="followup_error", id=row.id, channel=row.channel))
+            self._retry(row, errors.UncertainDelivery(f"unexpected failure: {exc!r}"))
         else:
             self._done(row, ref)
 

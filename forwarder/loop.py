@@ -152,8 +152,7 @@ class OfficerLoop:
                 raise errors.TemporaryError("the complaint's message is not in the group yet", retry_after=2.0)
         chat = self.p.store.chat_override(row.via, row.target) or row.target
         if getattr(sink, "supports_buttons", False):
-            return await sink.send(chat, row.text or "", plain=True, reply_to=reply_to,
-                                   force_reply=row.buttons == followups.MARKUP_FORCE_REPLY)
+            return await sink.send(chat, row.text or "", plain=True, reply_to=reply_to)
         return await sink.send(chat, row.text or "", plain=True)
 
     async def _edit(self, row: followups.Followup) -> None:

@@ -143,7 +143,7 @@ class Sink:
         self.config = config
         self.context = context or Context()
         self._bot: telegram.Bot | None = None
-        self.supports_buttons = True  # send/edit take buttons=, reply_to=, force_reply=
+        self.supports_buttons = True  # send/edit take buttons=, send takes reply_to=
         self.username: str | None = None  # the bot's @username once started
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -195,13 +195,12 @@ class Sink:
 
     # -- sending -----------------------------------------------------------------------------
     async def send(self, chat_id: str, text: str, *, plain: bool = False, buttons: Buttons | None = None,
-                   reply_to: str | None = None, force_reply: bool = False) -> str:
+                   reply_to: str | None = None) -> str:
         """sendMessage ``text`` (HTML unless ``plain``, link previews off) to ``chat_id``.
 
         ``buttons``: rows of ``(label, callback data)`` shown as an inline keyboard (callback
         data at most 64 bytes, Bot API InlineKeyboardButton); ``reply_to``: the message id this
-        one answers (sent anyway when that message is gone); ``force_reply``: open the reply
-        field for the reader (ignored when ``buttons`` are given).
+        one answers (sent anyway when that message is gone).
 
         Returns Telegram's message id as a string. Raises TemporaryError (``retry_after`` set on
         429), UncertainDelivery (sent, answer lost), ChatMigrated, ChatForbidden, MessageRejected,
@@ -214,8 +213,6 @@ class Sink:
                 message_id=int(reply_to), allow_sending_without_reply=True)
         if buttons:
             extra["reply_markup"] = keyboard(buttons)
-        elif force_reply:
-            extra["reply_markup"] = telegram.ForceReply(selective=False)
         async with self._translated(chat_id, sending=True):
             message = await self.bot.send_message(
                 chat_id=target, text=text, parse_mode=None if plain else ParseMode.HTML,
