@@ -199,6 +199,8 @@ class Actions:
         key = f"u:{inc.sink}:{inc.update_id}"
         if verb == "bantuan":
             return HELP
+        if group and group in casework.left_groups(self.store, row["id"]) and verb != "alihkan":
+            raise ActionRefused(f"Grup ini sudah melepas pengaduan {code}; tindak lanjut ada di grup tujuannya.")
         if verb in ("terima", "proses"):
             status = casework.transition_tx(conn, self.store, now, row, verb, actor, group, name)
             return f"Pengaduan {code}: {casework.STATUS_TEXT[status]}."

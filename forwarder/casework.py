@@ -236,7 +236,8 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
     if not owners(store, row["id"]):
         set_status_tx(conn, row["id"], NOT_OURS)
         if group != fallback.group_name:
-            to_triage = add_delivery_tx(conn, store, now, row["id"], fallback, actor, group,
+            # from_group stays empty: the not_ours event already ended this group's part
+            to_triage = add_delivery_tx(conn, store, now, row["id"], fallback, actor, None,
                                         f"bukan kewenangan {group}", row["topic"], row["kecamatan"])
     queue_edits_tx(conn, store, now, row["id"])
     return to_triage
