@@ -164,7 +164,8 @@ def _register_optional_commands() -> None:
     """Commands that live next to their subject (classifier, outbox, reports)."""
     import importlib
 
-    for module_name in ("forwarder.classify.cli", "forwarder.admin", "forwarder.report_cli"):
+    for module_name in ("forwarder.classify.cli", "forwarder.admin", "forwarder.report_cli",
+                        "forwarder.case_admin"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

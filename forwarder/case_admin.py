@@ -1,0 +1,140 @@
+"""Admin commands on one complaint: ``forwarder reveal`` and ``forwarder flag``.
+
+``forwarder reveal CODE --admin NAME`` prints the complaint as the citizen sent it (unmasked text,
+reporter, channel). The read is recorded first (event ``revealed`` {admin}), so there is no read
+without a record. ``forwarder flag CODE --confidential --admin NAME`` marks a complaint
+confidential after the fact (as the word RAHASIA does on intake): deliveries not yet sent to
+groups that may not see it are dropped, its forwarded messages there are edited to hold the text
+back, and it is delivered to the groups configured for confidential cases (``confidential: true``;
+triage when there is none for its topic). Event ``flagged`` {confidential, admin}.
+
+Both act on the database only; a running daemon sends the new deliveries and edits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from forwarder import casework
+from forwarder.config import Settings
+from forwarder.errors import ConfigError, StoreError
+from forwarder.routing import route
+from forwarder.store import DEAD, OPEN_STATES, Destination, Store
+
+config_option = click.option("--config", "config_path", default="config/groups.yaml", show_default=True,
+                             type=click.Path(dir_okay=False), help="The YAML config.")
+admin_option = click.option("--admin", required=True, help="Your name: recorded with the complaint's history.")
+
+
+def _open(config_path: str) -> tuple[Settings, Store]:
+    from forwarder.config import load_config
+
+    try:
+        settings = load_config(config_path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    try:
+        return settings, Store.open(settings.database)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _complaint(store: Store, code: str) -> dict[str, Any]:
+    from forwarder.citizen_inbound import normalise_code
+
+    row = store.complaint_by_code(normalise_code(code.strip()))
+    if row is None:
+        raise click.ClickException(f"no complaint has the tracking code {code!r}")
+    return dict(row)
+
+
+def _admin(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise click.UsageError("--admin must name who is reading")
+    return name[:100]
+
+
+def reveal_complaint(store: Store, code: str, admin: str) -> dict[str, Any]:
+    """The complaint row for ``code``, after recording the ``revealed`` event. Raises ClickException."""
+    row = _complaint(store, code)
+    store.add_event(row["id"], f"admin:{admin}", "revealed", {"admin": admin})
+    return row
+
+
+def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -> list[str]:
+    """Mark a complaint confidential and move it (see the module docstring); returns the groups it
+    now goes to. Already confidential: nothing changes and ``[]`` is returned."""
+    row = _complaint(store, code)
+    meta = casework.complaint_meta(row)
+    if meta.get("confidential"):
+        return []
+    meta["confidential"] = True
+    allowed = {g.name for g in settings.groups if g.confidential or g.fallback}
+    routing = route(settings.groups, topic=row["topic"], confidence=1.0, kecamatan=row["kecamatan"],
+                    threshold=0.0, confidential=True)
+    dests = [Destination(g.name, g.sink, store.chat_override(g.sink, g.chat_id) or g.chat_id) for g in routing.groups]
+    now = store.now()
+    actor = f"admin:{admin}"
+    with casework.transaction(store) as conn:
+        conn.execute("update complaints set meta = ? where id = ?",
+                     (json.dumps(meta, ensure_ascii=False, default=str), row["id"]))
+        casework.event_tx(conn, now, row["id"], actor, "flagged", {"confidential": True, "admin": admin})
+        for d in casework.deliveries_of(store, row["id"]):
+            if d.group_name not in allowed and d.state in OPEN_STATES:
+                conn.execute("update deliveries set state = ?, last_error = ?, updated_at = ? where id = ?",
+                             (DEAD, "dropped: the complaint was marked confidential", now, d.id))
+                casework.event_tx(conn, now, row["id"], actor, "delivery_dead",
+                                  {"group": d.group_name, "error": "marked confidential"})
+        for dest in dests:
+            casework.add_delivery_tx(conn, store, now, row["id"], dest, actor, None, "ditandai rahasia",
+                                     row["topic"], row["kecamatan"])
+        casework.queue_edits_tx(conn, store, now, row["id"])
+    return [d.group_name for d in dests]
+
+
+@click.command()
+@click.argument("code")
+@admin_option
+@config_option
+def reveal(code: str, admin: str, config_path: str) -> None:
+    """Show complaint CODE as sent, with the reporter (the read is recorded with your name)."""
+    _, store = _open(config_path)
+    try:
+        row = reveal_complaint(store, code, _admin(admin))
+    finally:
+        store.close()
+    click.echo(f"Pengaduan {row['tracking_code']} ({row['channel']}, diterima {row['received_at']})")
+    click.echo(f"Pelapor: {row['reporter']}")
+    click.echo(f"Status: {row['status']}; topik: {row['topic'] or '-'}; kecamatan: {row['kecamatan'] or '-'}")
+    click.echo("")
+    click.echo(row["text"] or "(kosong)")
+
+
+@click.command()
+@click.argument("code")
+@click.option("--confidential", is_flag=True, required=True,
+              help="Mark it confidential: only confidential groups (or triage) see it from now on.")
+@admin_option
+@config_option
+def flag(code: str, confidential: bool, admin: str, config_path: str) -> None:
+    """Mark complaint CODE confidential and move it to the confidential groups."""
+    if not confidential:
+        raise click.UsageError("say what to flag: --confidential")
+    settings, store = _open(config_path)
+    try:
+        groups = flag_confidential(store, settings, code, _admin(admin))
+    finally:
+        store.close()
+    if groups:
+        click.echo(f"{code.upper()} is confidential now; it goes to: {', '.join(groups)}")
+    else:
+        click.echo(f"{code.upper()} was already confidential; nothing changed")
+
+
+commands = [reveal, flag]

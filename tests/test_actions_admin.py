@@ -1,0 +1,74 @@
+"""``forwarder reveal`` and ``forwarder flag --confidential`` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
+from forwarder.cli import main
+from forwarder.sources.gammu_schema import add_inbox_sms
+from test_loop_kit import PUPUK, RAHASIA, Kit
+
+TEXT = "Pupuk subsidi ditimbun di gudang kepala desa. Nama saya Sri Wahyuni, hp 081234567001"
+
+
+def config_file(kit: Kit) -> Path:
+    path = kit.tmp / "forwarder.yaml"
+    path.write_text(yaml.safe_dump(kit.data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def test_reveal_records_who_read_the_unmasked_complaint(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
+    kit = Kit(tmp_path, fake_telegram)
+    add_inbox_sms(kit.smsd_db, "081234567001", TEXT, kit.clock(), timezone="UTC")
+    await kit.once()
+    row = kit.complaint()
+    kit.check_privacy("Sri Wahyuni")
+    runner = CliRunner()
+    result = runner.invoke(main, ["reveal", row["tracking_code"].lower(), "--admin", "Bu Rina (Diskominfo)",
+                                  "--config", str(config_file(kit))])
+    assert result.exit_code == 0, result.output
+    assert TEXT in result.output and "+6281234567001" in result.output
+    (event,) = kit.rows("select actor, data from events where kind = 'revealed'")
+    assert event["actor"] == "admin:Bu Rina (Diskominfo)"
+    assert json.loads(event["data"]) == {"admin": "Bu Rina (Diskominfo)"}
+
+    missing = runner.invoke(main, ["reveal", "ZZZZZZ", "--admin", "x", "--config", str(config_file(kit))])
+    assert missing.exit_code == 1 and "no complaint" in missing.output
+    no_admin = runner.invoke(main, ["reveal", row["tracking_code"], "--config", str(config_file(kit))])
+    assert no_admin.exit_code == 2
+    assert len(kit.rows("select id from events where kind = 'revealed'")) == 1
+
+
+async def test_flag_moves_a_complaint_to_the_confidential_group(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
+    tg = fake_telegram
+    kit = Kit(tmp_path, tg)
+    add_inbox_sms(kit.smsd_db, "081234567001", TEXT, kit.clock(), timezone="UTC")
+    await kit.once()
+    row = kit.complaint()
+    code = row["tracking_code"]
+    assert kit.first_message(PUPUK, code) and tg.messages(RAHASIA) == []
+
+    result = CliRunner().invoke(main, ["flag", code, "--confidential", "--admin", "Pak Joko",
+                                       "--config", str(config_file(kit))])
+    assert result.exit_code == 0, result.output
+    assert "pupuk-rahasia" in result.output
+    await kit.once()
+    assert kit.first_message(RAHASIA, code)
+    edit = tg.edits(PUPUK)[-1]
+    assert "dirahasiakan" in edit.visible and "ditimbun" not in edit.visible
+    assert "flagged" in kit.events(row["id"])
+    # the old group's buttons are gone and its officers can no longer act on it
+    first = kit.first_message(PUPUK, code)
+    tg.push_callback_query(PUPUK, first.message_id, f"a:terima:{row['id']}",
+                           user={"id": 5550001, "is_bot": False, "first_name": "Andi"})
+    await kit.once()
+    assert tg.callback_answers()[-1]["show_alert"] == "true"
+    assert kit.complaint(code)["status"] == "baru"
+    again = CliRunner().invoke(main, ["flag", code, "--confidential", "--admin", "Pak Joko",
+                                      "--config", str(config_file(kit))])
+    assert "already confidential" in again.output
