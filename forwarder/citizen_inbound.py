@@ -42,6 +42,8 @@ CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
 REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
 _FIRST_WORD = re.compile(r"[^\W\d_]+")
+THREAD_TEXT_LIMIT = 2000  # characters of a citizen's text in a group post: even as UTF-16 pairs
+# (emoji) it stays under the 4096 units of one Telegram message
 
 
 def normalise_code(text: str) -> str:
@@ -169,6 +171,8 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         return True
     assert row is not None
     shown = mask(incoming.text or "").strip() or "(pesan kosong)"
+    if len(shown) > THREAD_TEXT_LIMIT:  # one Telegram message holds 4096 characters
+        shown = shown[:THREAD_TEXT_LIMIT].rstrip() + "… (terpotong)"
     if kind == "reopen":
         casework.reopen_tx(conn, store, now, row, reason=shown)
         post = f"Pengaduan {code}: pelapor menyatakan BELUM selesai. Pengaduan dibuka kembali.\n\n{shown}"
