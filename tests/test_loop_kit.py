@@ -59,13 +59,15 @@ class Clock:
 
 class Kit:
     def __init__(self, tmp: Path, tg: FakeTelegram, *, smsd_db: Path | None = None, x: Any = None,
-                 officers: tuple[int, ...] = (), citizen: dict[str, Any] | None = None) -> None:
+                 officers: tuple[int, ...] = (), citizen: dict[str, Any] | None = None,
+                 long_poll_secs: float = 0, poll_interval: float = 2.0) -> None:
         self.tmp = tmp
         self.tg = tg
         self.clock = Clock()
         self.smsd_db = smsd_db or create_smsd_schema(tmp / "smsd" / "smsd.db")
         sources: dict[str, Any] = {"sms": {"type": "gammu_smsd", "database": str(self.smsd_db),
-                                           "timezone": "UTC", "multipart_timeout_secs": 0}}
+                                           "timezone": "UTC", "multipart_timeout_secs": 0,
+                                           "poll_interval_secs": poll_interval}}
         if x is not None:
             sources["x"] = {"type": "twitter", "bearer_token": x.bearer_token, "api_base_url": x.base_url,
                             "max_results": 5, "consumer_key": x.consumer_key,
@@ -84,7 +86,7 @@ class Kit:
             "kabupaten": "Bojonegoro", "timezone": "Asia/Jakarta", "sources": sources,
             "sinks": {"tg": {"type": "telegram", "token": tg.token, "api_base_url": tg.base_url,
                              "read_timeout": 3.0, "per_chat_per_minute": 1000, "per_chat_per_second": 1000,
-                             "overall_per_second": 1000, "long_poll_secs": 0}},
+                             "overall_per_second": 1000, "long_poll_secs": long_poll_secs}},
             "groups": groups, "officers": list(officers), "citizen": citizen or {},
         }
         self.settings = parse_config(self.data, env={})
