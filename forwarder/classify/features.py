@@ -132,7 +132,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         matrix.sum_duplicates()
         return uniq, matrix, ids, indptr
 
-    def _word_row(self, word: str) -> np.ndarray:
+    def word_columns(self, word: str) -> np.ndarray:
         """Columns a word adds to: its unigram column (if known) and its char n-gram columns."""
         found = self._cache.get(word)
         if found is None:
@@ -178,7 +178,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         ids = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
         lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
         doc_of = np.repeat(np.arange(n_docs), lengths)
-        rows_m = [self._word_row(w) for w in uniq]
+        rows_m = [self.word_columns(w) for w in uniq]
 
         token_docs, token_ids = [doc_of], [ids]
         if self.word_max_n >= 2 and len(ids) > 1:

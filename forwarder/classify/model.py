@@ -96,7 +96,7 @@ class TopicModel:
         self.version: str = str(card.get("version", ""))
         self.classes: list[str] = [str(c) for c in classifier.classes_]
         self.labels: frozenset[str] = frozenset(self.classes)
-        self._weights = _class_weights(classifier)[:, : features.n_word_features_]
+        self._weights = _class_weights(classifier).astype(np.float32)
         self._term_words = [
             tuple(w for w in term.split(" ") if w not in STOPWORDS) for term in features.word_terms()
         ]
@@ -123,17 +123,24 @@ class TopicModel:
         X = X[known]
         proba = self.classifier.predict_proba(X)
         best = proba.argmax(axis=1)
-        keywords = self._keywords(X, best)
+        keywords = self._keywords(X, best, [normed[todo[i]] for i in known])
         for row, i in enumerate(known):
             tags[todo[i]] = Tag(
                 self.classes[best[row]], float(proba[row, best[row]]), self.version, keywords[row]
             )
         return tags
 
-    def _keywords(self, X: sp.csr_matrix, best: np.ndarray, most: int = 5) -> list[tuple[str, ...]]:
-        """Words of the word n-gram features that add most to the chosen topic's score
-        (:data:`~forwarder.classify.normalize.STOPWORDS` left out), at most ``most``."""
-        n_word = self._weights.shape[1]
+    def _keywords(
+        self, X: sp.csr_matrix, best: np.ndarray, normed: list[str], most: int = 5
+    ) -> list[tuple[str, ...]]:
+        """The words that add most to the chosen topic's score, at most ``most``, function words
+        (:data:`~forwarder.classify.normalize.STOPWORDS`) left out.
+
+        First the words of the word n-gram features with the largest positive contribution
+        (feature value x class weight); when that gives fewer than 3, the text's other words are
+        ranked by the summed class weights of their own features (unigram and char n-grams).
+        """
+        n_word = self.features.n_word_features_
         words = X[:, :n_word].tocsr()
         rows = np.repeat(np.arange(words.shape[0]), np.diff(words.indptr))
         contrib = words.data * self._weights[best[rows], words.indices]
@@ -146,8 +153,21 @@ class TopicModel:
             start, end = starts[r], min(starts[r + 1], starts[r] + 2 * most)
             top = cols_sorted[start:end][positive[start:end]]
             chosen = dict.fromkeys(w for col in top for w in term_words[col])
+            if len(chosen) < 3:
+                chosen.update(dict.fromkeys(self._by_own_features(normed[r], best[r], chosen)))
             out.append(tuple(chosen)[:most])
         return out
+
+    def _by_own_features(self, text: str, topic: int, taken: dict[str, None]) -> list[str]:
+        weights = self._weights[topic]
+        scored = []
+        for word in dict.fromkeys(text.split()):
+            if word in taken or word in STOPWORDS:
+                continue
+            score = float(weights[self.features.word_columns(word)].sum())
+            if score > 0:
+                scored.append((score, word))
+        return [w for _, w in sorted(scored, reverse=True)][: 3 - len(taken)]
 
 
 def _class_weights(classifier: Any) -> np.ndarray:

@@ -42,6 +42,7 @@ class Recipe:
     calibration_folds: int = 3
     ensemble: bool = False
     threads: int = 2
+    seed: int = 0
 
     def features(self) -> TextFeatures:
         return TextFeatures(
@@ -54,7 +55,7 @@ class Recipe:
         )
 
     def classifier(self) -> CalibratedClassifierCV:
-        svm = LinearSVC(C=self.C, class_weight=self.class_weight)
+        svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
         return CalibratedClassifierCV(
             svm,
             method=self.calibration,
