@@ -23,8 +23,9 @@ officer's first name); its effects and the handled update id commit in one trans
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from forwarder import casework, citizen, followups
 from forwarder.casework import ActionRefused

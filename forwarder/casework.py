@@ -22,8 +22,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from forwarder import followups
 from forwarder.sinks.format import format_received

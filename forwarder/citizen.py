@@ -30,10 +30,11 @@ name), an X reporter when the X source has reply keys.
 from __future__ import annotations
 
 import asyncio
-import string
 import sqlite3
+import string
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from forwarder import followups
 from forwarder.casework import complaint_meta, events_of
@@ -45,13 +46,13 @@ from forwarder.store import Store
 
 #: key -> (default text, placeholders it may use). Plain GSM 7-bit text, Indonesian.
 TEMPLATES: dict[str, tuple[str, frozenset[str]]] = {
-    "ack": ("Pengaduan Anda kami terima dengan kode {code}. Cek status: kirim CEK {code}. "
-            "Identitas Anda tidak kami teruskan ke petugas.", frozenset({"code"})),
+    "ack": (("Pengaduan Anda kami terima dengan kode {code}. Cek status: kirim CEK {code}. "
+             "Identitas Anda tidak kami teruskan ke petugas."), frozenset({"code"})),
     "question": ("Pertanyaan petugas ttg pengaduan {code}: {text} (balas pesan ini untuk menjawab)",
                  frozenset({"code", "text"})),
     "answer": ("Jawaban petugas ttg pengaduan {code}: {text}", frozenset({"code", "text"})),
-    "done_check": ("Pengaduan {code} dinyatakan selesai: {note}. Apakah masalahnya sudah selesai? "
-                   "Balas SUDAH atau BELUM.", frozenset({"code", "note"})),
+    "done_check": (("Pengaduan {code} dinyatakan selesai: {note}. Apakah masalahnya sudah selesai? "
+                    "Balas SUDAH atau BELUM."), frozenset({"code", "note"})),
     "reopened": ("Pengaduan {code} kami buka kembali dan kami teruskan lagi ke petugas. Terima kasih.",
                  frozenset({"code"})),
     "confirmed": ("Terima kasih, pengaduan {code} kami tutup.", frozenset({"code"})),

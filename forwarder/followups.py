@@ -31,9 +31,10 @@ import asyncio
 import logging
 import random
 import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 from forwarder import errors
 from forwarder.health import kv
@@ -69,7 +70,7 @@ class Followup:
     ref: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Followup":
+    def from_row(cls, row: Mapping[str, Any]) -> Followup:
         return cls(row["id"], row["complaint_id"], row["kind"], row["channel"], row["via"],
                    row["target"], row["reply_to"], row["group_name"], row["text"],
                    int(row["buttons"] or 0), row["state"], row["attempts"] or 0,
@@ -275,5 +276,5 @@ class Sender:
                 log.exception(kv(event="followup_sender_error"))
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

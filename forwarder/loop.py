@@ -41,7 +41,7 @@ def wrap_sinks(sinks: dict[str, Any]) -> dict[str, Any]:
 class OfficerLoop:
     """Everything of the loop one daemon needs; built by the pipeline after its dispatcher."""
 
-    def __init__(self, pipeline: "Pipeline") -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self.p = pipeline
         settings = pipeline.settings
         fallback = settings.fallback
@@ -161,19 +161,19 @@ class OfficerLoop:
         delivery = self._delivery(row)
         if sink is None or not hasattr(sink, "edit") or delivery is None or delivery.state != SENT \
                 or not delivery.message_ids:
-            return None  # an unsent delivery shows the current status when it goes out
+            return  # an unsent delivery shows the current status when it goes out
         view = self.p.view(delivery.complaint_id, delivery)
         chat = self.p.store.chat_override(row.via, delivery.chat_id) or delivery.chat_id
         message_id = row.reply_to or delivery.message_ids[0]
         for plain in (False, True):
             parts = sink.render_plain(view) if plain else sink.render(view)
             if not parts:
-                return None
+                return
             extra = {"buttons": getattr(parts[0], "buttons", None)} if getattr(sink, "supports_buttons", False) else {}
             try:
                 await sink.edit(chat, message_id, str(parts[0]), plain=plain, **extra)
-                return None
+                return
             except errors.MessageRejected:
                 if plain:
                     raise
-        return None
+        return

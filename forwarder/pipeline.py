@@ -27,7 +27,7 @@ from forwarder import sources as source_registry
 from forwarder.config import Settings
 from forwarder.context import Context
 from forwarder.health import Health, kv
-from forwarder.outbox import Dispatcher, DrainResult, UNCERTAIN_NOTE
+from forwarder.outbox import UNCERTAIN_NOTE, Dispatcher, DrainResult
 from forwarder.routing import route
 from forwarder.store import Delivery, Destination, NewComplaint, Store, parse_iso
 from forwarder.types import ComplaintView, Polled, Tag
@@ -96,7 +96,7 @@ class Pipeline:
         context: Context | None = None,
         sink_override: dict[str, Any] | None = None,
         model: Any = None,
-    ) -> "Pipeline":
+    ) -> Pipeline:
         """Open the store, load the model and the place list, and create the adapters.
 
         ``sink_override`` replaces sinks by name (``--dry-run`` puts a console sink everywhere).
@@ -229,7 +229,7 @@ class Pipeline:
                 wait = self._backoff(failures, wait)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=max(0.05, wait))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     @staticmethod
@@ -240,10 +240,10 @@ class Pipeline:
 
     def view(self, complaint_id: int, delivery: Delivery | None = None) -> ComplaintView:
         """What an officer group sees of a complaint: masked text, never the reporter."""
-        from forwarder.privacy import mask
         import json
 
         from forwarder.casework import view_for_group
+        from forwarder.privacy import mask
 
         row = self.store.complaint(complaint_id)
         in_fallback = delivery is not None and delivery.group_name == self.settings.fallback.name

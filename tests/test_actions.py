@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import JALAN, JALAN_DANDER, OFFICER, PUPUK, RAHASIA, TRIASE, Kit, tg_fixture  # noqa: F401
+
 from forwarder.actions import HELP, REFUSED, Incoming, parse_command
 from forwarder.sources.gammu_schema import add_inbox_sms
-from test_loop_kit import JALAN, JALAN_DANDER, OFFICER, PUPUK, RAHASIA, TRIASE, Kit
 
 BOT = {"id": 999000111, "is_bot": True, "first_name": "Another bot"}
 STRANGER = {"id": 5550009, "is_bot": False, "first_name": "Orang"}
@@ -28,8 +29,7 @@ def test_parse_command() -> None:
     assert parse_command("/tanya\nbaris dua") == ("tanya", "baris dua")
 
 
-async def test_only_members_and_listed_officers_can_act(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_only_members_and_listed_officers_can_act(tmp_path: Path, tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg, officers=(7770001,))
     sms(kit, "Jalan berlubang di depan pasar, hp saya 081234567001")
     await kit.once()
@@ -59,8 +59,7 @@ async def test_only_members_and_listed_officers_can_act(tmp_path: Path, fake_tel
 
 
 async def test_reroute_posts_to_the_right_groups_and_records_a_label(tmp_path: Path,
-                                                                    fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+                                                                    tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     text = "Pupuk hilang? Bukan, jembatan dan jalan ke sawah di Dander putus"
     sms(kit, text.replace("jalan", "akses"))  # the keyword model reads "pupuk"
@@ -99,8 +98,7 @@ async def test_reroute_posts_to_the_right_groups_and_records_a_label(tmp_path: P
     assert kit.complaint(code)["status"] == "dialihkan"
 
 
-async def test_not_ours_goes_back_to_triage_and_topic_correction(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_not_ours_goes_back_to_triage_and_topic_correction(tmp_path: Path, tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     sms(kit, "Pupuk bersubsidi dijual di atas HET di kios Kapas")
     await kit.once()
@@ -126,8 +124,7 @@ async def test_not_ours_goes_back_to_triage_and_topic_correction(tmp_path: Path,
 
 
 async def test_confidential_complaint_stays_in_confidential_groups(tmp_path: Path,
-                                                                  fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+                                                                  tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     sms(kit, "RAHASIA pupuk subsidi ditimbun oknum di gudang desa, saya takut")
     await kit.once()
@@ -144,8 +141,8 @@ async def test_confidential_complaint_stays_in_confidential_groups(tmp_path: Pat
 
 
 async def test_an_update_handled_before_a_crash_is_not_applied_again(tmp_path: Path,
-                                                                    fake_telegram: FakeTelegram) -> None:
-    kit = Kit(tmp_path, fake_telegram)
+                                                                    tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
     sms(kit, "Jalan licin dan berlubang")
     await kit.once()
     row = kit.complaint()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import PUPUK, RAHASIA, Kit, tg_fixture  # noqa: F401
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
 from forwarder.cli import main
 from forwarder.sources.gammu_schema import add_inbox_sms
-from test_loop_kit import PUPUK, RAHASIA, Kit
 
 TEXT = "Pupuk subsidi ditimbun di gudang kepala desa. Nama saya Sri Wahyuni, hp 081234567001"
 
@@ -22,8 +22,8 @@ def config_file(kit: Kit) -> Path:
     return path
 
 
-async def test_reveal_records_who_read_the_unmasked_complaint(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    kit = Kit(tmp_path, fake_telegram)
+async def test_reveal_records_who_read_the_unmasked_complaint(tmp_path: Path, tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
     add_inbox_sms(kit.smsd_db, "081234567001", TEXT, kit.clock(), timezone="UTC")
     await kit.once()
     row = kit.complaint()
@@ -44,8 +44,7 @@ async def test_reveal_records_who_read_the_unmasked_complaint(tmp_path: Path, fa
     assert len(kit.rows("select id from events where kind = 'revealed'")) == 1
 
 
-async def test_flag_moves_a_complaint_to_the_confidential_group(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_flag_moves_a_complaint_to_the_confidential_group(tmp_path: Path, tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     add_inbox_sms(kit.smsd_db, "081234567001", TEXT, kit.clock(), timezone="UTC")
     await kit.once()

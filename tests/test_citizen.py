@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import JALAN, OFFICER, Kit, tg_fixture  # noqa: F401
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
 from forwarder import followups
 from forwarder.citizen import TEMPLATES, fit_field, render, too_long
 from forwarder.citizen_inbound import CEK, first_word, normalise_code
@@ -18,15 +19,14 @@ from forwarder.sms import split_sms
 from forwarder.sources.gammu_schema import add_inbox_sms
 from forwarder.store import NewComplaint, Store
 from forwarder.types import IncomingComplaint, Tag
-from test_loop_kit import JALAN, OFFICER, Kit
 
 
 def sms(kit: Kit, text: str, number: str = "081234567001") -> None:
     add_inbox_sms(kit.smsd_db, number, text, kit.clock(), timezone="UTC")
 
 
-def test_templates_are_checked_at_load(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    data = Kit(tmp_path, fake_telegram).data
+def test_templates_are_checked_at_load(tmp_path: Path, tg: FakeTelegram) -> None:
+    data = Kit(tmp_path, tg).data
     for templates, expected in [({"akc": "x"}, "unknown template 'akc'"),
                                 ({"ack": "Kode {kode}"}, "uses kode"),
                                 ({"ack": "Kode {code"}, "template 'ack'")]:
@@ -44,8 +44,8 @@ def test_default_templates_fit_one_gsm7_sms_with_a_code() -> None:
         assert len(split_sms(filled)) <= 1 + ("{text}" in text or "{note}" in text), key
 
 
-def test_long_texts_are_cut_or_refused(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    settings = Kit(tmp_path, fake_telegram).settings
+def test_long_texts_are_cut_or_refused(tmp_path: Path, tg: FakeTelegram) -> None:
+    settings = Kit(tmp_path, tg).settings
     note = "Perbaikan selesai 🙏 " * 40
     cut = fit_field(settings, followups.SMS, "done_check", "note", note, code="7K3Q9M")
     assert cut.endswith("…") and len(cut) < len(note)
@@ -65,8 +65,7 @@ def test_cek_and_words() -> None:
 
 
 async def test_officer_texts_that_cannot_reach_the_citizen_are_refused(tmp_path: Path,
-                                                                      fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+                                                                      tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     sms(kit, "Jalan rusak di Kalitidu, sudah setahun")
     sms(kit, "PROMO jalan-jalan murah", number="TELKOMSEL")  # a sender name: no one to answer
@@ -87,8 +86,7 @@ async def test_officer_texts_that_cannot_reach_the_citizen_are_refused(tmp_path:
     assert "question" not in kit.events(citizen["id"])
 
 
-async def test_reply_window_and_odd_texts(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_reply_window_and_odd_texts(tmp_path: Path, tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg, citizen={"reply_window_days": 3})
     sms(kit, "Jalan rusak di Sumberrejo")
     await kit.once()
@@ -114,8 +112,8 @@ async def test_reply_window_and_odd_texts(tmp_path: Path, fake_telegram: FakeTel
 
 
 async def test_acknowledgment_missed_by_a_crash_is_sent_at_the_next_start(tmp_path: Path,
-                                                                           fake_telegram: FakeTelegram) -> None:
-    kit = Kit(tmp_path, fake_telegram)
+                                                                           tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
     store = Store.open(tmp_path / "forwarder.db", clock=kit.clock)
     # stored by a daemon that stopped before it queued the acknowledgment
     store.ingest("sms", [NewComplaint(IncomingComplaint("inbox:99", kit.clock(), "+6281234567009",
@@ -129,8 +127,8 @@ async def test_acknowledgment_missed_by_a_crash_is_sent_at_the_next_start(tmp_pa
 
 
 async def test_an_sms_in_flight_at_a_crash_is_neither_lost_nor_doubled(tmp_path: Path,
-                                                                     fake_telegram: FakeTelegram) -> None:
-    kit = Kit(tmp_path, fake_telegram)
+                                                                     tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
     sms(kit, "Jalan rusak di Baureno", number="081234567001")
     sms(kit, "Jalan rusak di Kepohbaru", number="081234567002")
     await kit.once()

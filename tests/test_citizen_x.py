@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
-from fakes.x_api import FakeX, fake_x  # noqa: F401
-from test_loop_kit import JALAN, OFFICER, Kit
+from fakes.telegram_api import FakeTelegram
+from fakes.x_api import FakeX
+from test_loop_kit import JALAN, OFFICER, Kit, tg_fixture, x_fixture  # noqa: F401
 
 
-async def test_x_ack_question_reply_and_answer(tmp_path: Path, fake_telegram: FakeTelegram, fake_x: FakeX) -> None:
-    tg, x = fake_telegram, fake_x
+async def test_x_ack_question_reply_and_answer(tmp_path: Path, tg: FakeTelegram, x: FakeX) -> None:
     kit = Kit(tmp_path, tg, x=x)
     tweet = x.add_mention("Jalan ke pasar Dander rusak parah, tolong diperbaiki", author="warga_dander")
     await kit.once()
@@ -48,18 +47,18 @@ async def test_x_ack_question_reply_and_answer(tmp_path: Path, fake_telegram: Fa
     kit.check_privacy("warga_dander", "warga_lain")
 
 
-async def test_uncertain_x_reply_is_not_posted_twice(tmp_path: Path, fake_telegram: FakeTelegram,
-                                                      fake_x: FakeX) -> None:
-    kit = Kit(tmp_path, fake_telegram, x=fake_x)
-    fake_x.add_mention("Pupuk langka di Balen", author="petani_balen")
+async def test_uncertain_x_reply_is_not_posted_twice(tmp_path: Path, tg: FakeTelegram,
+                                                      x: FakeX) -> None:
+    kit = Kit(tmp_path, tg, x=x)
+    x.add_mention("Pupuk langka di Balen", author="petani_balen")
     await kit.once()
-    assert len(fake_x.posted) == 1
+    assert len(x.posted) == 1
     # the daemon died after X took the reply but before it was recorded
     conn = kit.db()
     with conn:
         conn.execute("update followups set state = 'sending', ref = null where channel = 'x'")
     conn.close()
     await kit.once()
-    assert len(fake_x.posted) == 1
+    assert len(x.posted) == 1
     (row,) = kit.rows("select state, uncertain from followups where channel = 'x'")
     assert (row["state"], row["uncertain"]) == ("sent", 1)

@@ -4,12 +4,13 @@ stops cleanly; the ``--once`` runs in the other loop tests are its single-pass f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import JALAN, OFFICER, Kit, tg_fixture  # noqa: F401
+
 from forwarder.sources.gammu_schema import add_inbox_sms
-from test_loop_kit import JALAN, OFFICER, Kit
 
 
 async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -22,8 +23,7 @@ async def until(condition: Callable[[], object], timeout: float = 20.0) -> None:
 
 
 async def test_daemon_handles_actions_and_citizen_replies_while_running(tmp_path: Path,
-                                                                       fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+                                                                       tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg, long_poll_secs=1, poll_interval=0.2)
     add_inbox_sms(kit.smsd_db, "081234567001", "Jalan rusak di Trucuk", kit.clock(), timezone="UTC")
     pipeline = kit.pipeline()

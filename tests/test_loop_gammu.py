@@ -10,10 +10,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from fakes.gammu import GammuSmsd, gammu_missing
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
-from test_loop_kit import JALAN, OFFICER, Kit
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import JALAN, OFFICER, Kit, tg_fixture  # noqa: F401
 
 pytestmark = [pytest.mark.gammu, pytest.mark.skipif(bool(gammu_missing()), reason=gammu_missing() or "ok")]
 
@@ -51,8 +50,7 @@ def wait_sent(smsd: GammuSmsd, n: int, timeout: float = 30.0) -> list[tuple[str,
     return []
 
 
-async def test_sms_to_done_to_belum_through_gammu(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_sms_to_done_to_belum_through_gammu(tmp_path: Path, tg: FakeTelegram) -> None:
     with GammuSmsd(tmp_path) as smsd:
         kit = Kit(tmp_path, tg, smsd_db=smsd.db_path)
         deliver(smsd, NUMBER, "Jalan desa Ngumpakdalem rusak parah 😡 motor sering jatuh. Nama saya Siti Aminah")

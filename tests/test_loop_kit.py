@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fakes.telegram_api import FakeTelegram, assert_no_personal_data
+from fakes.x_api import FakeX
+
 from forwarder.config import parse_config
 from forwarder.context import Context
 from forwarder.pipeline import Pipeline
@@ -48,7 +52,7 @@ class KeywordModel:
 
 @dataclass
 class Clock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 30, 2, 0, tzinfo=timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
 
     def __call__(self) -> datetime:
         return self.now
@@ -140,6 +144,20 @@ class Kit:
             assert_no_personal_data(text)
             for secret in secrets:
                 assert secret not in text, f"{secret!r} reached a group: {text!r}"
+
+
+@pytest.fixture(name="tg")
+def tg_fixture() -> Iterator[FakeTelegram]:
+    """Fixture ``tg``: a running fake Bot API (import ``tg_fixture`` into a test module)."""
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture(name="x")
+def x_fixture() -> Iterator[FakeX]:
+    """Fixture ``x``: a running fake X API v2 (import ``x_fixture`` into a test module)."""
+    with FakeX() as fake:
+        yield fake
 
 
 def test_keyword_model_is_deterministic() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakes.telegram_api import FakeTelegram, fake_telegram  # noqa: F401
+from fakes.telegram_api import FakeTelegram
+from test_loop_kit import JALAN, OFFICER, Kit, tg_fixture  # noqa: F401
+
 from forwarder.sources.gammu_schema import add_inbox_sms
-from test_loop_kit import JALAN, OFFICER, Kit
 
 REPORTER = "+6281234567001"
 TEXT = ("Jalan desa Ngumpakdalem rusak parah, banyak lubang. Nama saya Budi Santoso, "
@@ -18,8 +19,7 @@ def sms(kit: Kit, text: str, number: str = "081234567001") -> None:
     add_inbox_sms(kit.smsd_db, number, text, kit.clock(), timezone="UTC")
 
 
-async def test_sms_complaint_to_done_belum_and_sudah(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+async def test_sms_complaint_to_done_belum_and_sudah(tmp_path: Path, tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     sms(kit, TEXT)
     await kit.once()
@@ -78,8 +78,8 @@ async def test_sms_complaint_to_done_belum_and_sudah(tmp_path: Path, fake_telegr
     assert {r["DestinationNumber"] for r in kit.outbox_sms()} == {REPORTER}
 
 
-async def test_cek_returns_the_status_and_is_no_complaint(tmp_path: Path, fake_telegram: FakeTelegram) -> None:
-    kit = Kit(tmp_path, fake_telegram)
+async def test_cek_returns_the_status_and_is_no_complaint(tmp_path: Path, tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
     sms(kit, "Pupuk urea langka di kios desa Sukorejo")
     await kit.once()
     code = kit.complaint()["tracking_code"]
@@ -108,8 +108,7 @@ async def test_cek_returns_the_status_and_is_no_complaint(tmp_path: Path, fake_t
 
 
 async def test_question_and_the_citizens_answer_come_back_to_the_thread(tmp_path: Path,
-                                                                       fake_telegram: FakeTelegram) -> None:
-    tg = fake_telegram
+                                                                       tg: FakeTelegram) -> None:
     kit = Kit(tmp_path, tg)
     sms(kit, "Jalan rusak di dekat sekolah, motor sering jatuh")
     await kit.once()

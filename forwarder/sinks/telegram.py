@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Literal, Sequence
+from typing import Any, Literal
 
 import telegram
 import telegram.error as tg_error

@@ -172,5 +172,5 @@ class UpdatePoller:
             if wait:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
