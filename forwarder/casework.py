@@ -108,7 +108,7 @@ def left_groups(store: Store, complaint_id: int) -> dict[str, str]:
     for _, _, kind, data in events_of(store, complaint_id, "not_ours", "rerouted"):
         if kind == "not_ours" and data.get("group"):
             out[data["group"]] = "not_ours"
-        elif kind == "rerouted" and data.get("from_group"):
+        elif kind == "rerouted" and data.get("from_group") and data["from_group"] not in (data.get("to_groups") or []):
             out[data["from_group"]] = "moved:" + ", ".join(data.get("to_groups") or [data.get("to_group", "")])
         if kind == "rerouted" and data.get("to_group"):
             out.pop(data["to_group"], None)  # a group that got it back owns it again
@@ -170,7 +170,7 @@ def status_line(store: Store, row: dict[str, Any], group_name: str | None, zone:
         elif status == SOLVED:
             text += f": dikonfirmasi pelapor, {when}"
         elif status == REROUTED and group_name in (data.get("to_groups") or [data.get("to_group")]):
-            text = f"baru (dialihkan dari {data.get('from_group') or 'triase'})"
+            text = f"baru (dialihkan dari {data.get('by_group') or data.get('from_group') or 'admin'})"
         elif status == REROUTED:
             text = f"dialihkan ke {', '.join(data.get('to_groups') or [])} oleh {_who(data)}"
         elif status == NOT_OURS:
@@ -246,7 +246,7 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
 
 def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, dest: Destination,
                     actor: str, from_group: str | None, reason: str, topic: str | None,
-                    kecamatan: str | None, to_groups: list[str] | None = None) -> bool:
+                    kecamatan: str | None, to_groups: list[str] | None = None, by_group: str | None = None) -> bool:
     """Give the complaint to ``dest``: a new pending delivery (or, when the group had it before,
     its message is edited to show it is back) and a ``rerouted`` event. True when it is new."""
     cur = conn.execute(
@@ -257,7 +257,7 @@ def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_
     event_tx(conn, now, complaint_id, actor, "rerouted",
              {"group": dest.group_name, "to_group": dest.group_name, "from_group": from_group,
               "to_groups": to_groups or [dest.group_name], "reason": reason, "topic": topic,
-              "kecamatan": kecamatan})
+              "kecamatan": kecamatan, "by_group": by_group or from_group})
     return bool(cur.rowcount)
 
 
@@ -271,10 +271,11 @@ def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
     names = [d.group_name for d in dests]
     if not dests or names == [from_group]:
         raise ActionRefused("Tidak ada grup lain untuk topik dan kecamatan itu.")
+    moved_from = None if from_group in names else from_group  # a group that keeps it did not give it away
     for dest in dests:
         if dest.group_name != from_group:
-            add_delivery_tx(conn, store, now, row["id"], dest, actor, from_group, f"dialihkan oleh {name}",
-                            topic, kecamatan, to_groups=names)
+            add_delivery_tx(conn, store, now, row["id"], dest, actor, moved_from, f"dialihkan oleh {name}",
+                            topic, kecamatan, to_groups=names, by_group=from_group)
     conn.execute("update complaints set topic = ?, kecamatan = coalesce(?, kecamatan), status = ? where id = ?",
                  (topic, kecamatan, REROUTED, row["id"]))
     label_tx(conn, now, row, topic, actor)

@@ -51,11 +51,13 @@ class OfficerLoop:
         self.actions = Actions(pipeline.store, settings, fallback=self.fallback, topics=topics,
                                gazetteer=pipeline.gazetteer, wake=self.wake,
                                bot_usernames={})
+        to_citizen = {followups.SMS: lambda row: citizen.send_sms(settings, row),
+                      followups.X: lambda row: citizen.send_x(pipeline.sources, row)}
+        if pipeline.dry_run:
+            to_citizen = dict.fromkeys(to_citizen, self._print)
         self.sender = followups.Sender(
             pipeline.store,
-            {followups.SMS: lambda row: citizen.send_sms(settings, row),
-             followups.X: lambda row: citizen.send_x(pipeline.sources, row),
-             followups.CHAT: self._post, followups.EDIT: self._edit},
+            {**to_citizen, followups.CHAT: self._post, followups.EDIT: self._edit},
             pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row))
         self.pollers: dict[str, Any] = {}
 
@@ -91,6 +93,8 @@ class OfficerLoop:
     def _pollers(self) -> dict[str, Any]:
         from forwarder.sinks.telegram_updates import UpdatePoller
 
+        if self.p.dry_run:  # a dry run must not take officers' updates away from the daemon
+            return self.pollers
         for name, cfg in self.p.settings.sinks.items():
             sink = self.p.sinks.get(name)
             if name in self.pollers or getattr(cfg, "type", None) != "telegram" or not getattr(cfg, "poll_updates", False):
@@ -133,6 +137,13 @@ class OfficerLoop:
                     w.record(now)
                 return
             await asyncio.sleep(wait)
+
+    async def _print(self, row: followups.Followup) -> str:
+        """``--dry-run``: show a message to a citizen instead of sending it (no number shown)."""
+        code = self.p.store.complaint(row.complaint_id)["tracking_code"] if row.complaint_id else "-"
+        print(f"── ke pelapor lewat {row.channel.upper()} (pengaduan {code}) {'─' * 30}\n{row.text}\n",
+              flush=True)
+        return "dry-run"
 
     def _delivery(self, row: followups.Followup) -> Delivery | None:
         found = self.p.store.deliveries("complaint_id = ? and group_name = ?", [row.complaint_id, row.group_name])

@@ -68,6 +68,7 @@ class Pipeline:
     sources: dict[str, Any]
     sinks: dict[str, Any]
     context: Context
+    dry_run: bool = False  # sinks replaced for a look: citizens' messages are printed, not sent
     health: Health = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     loop: Any = field(init=False)
@@ -124,7 +125,7 @@ class Pipeline:
             labels = getattr(sinks.get(group.sink), "labels", None)
             if isinstance(labels, dict):
                 labels[group.chat_id] = group.name
-        return cls(settings, store, model, gazetteer, sources, sinks, context)
+        return cls(settings, store, model, gazetteer, sources, sinks, context, dry_run=bool(sink_override))
 
     # -- intake ---------------------------------------------------------------------------
 

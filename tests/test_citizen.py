@@ -148,3 +148,22 @@ async def test_an_sms_in_flight_at_a_crash_is_neither_lost_nor_doubled(tmp_path:
     creators = sorted(r["CreatorID"] for r in kit.outbox_sms())
     assert len(creators) == len(set(creators)) == 2
     assert {r["state"] for r in kit.rows("select state from followups")} == {"sent"}
+
+
+async def test_dry_run_prints_messages_to_citizens_instead_of_sending(tmp_path: Path, tg: FakeTelegram,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from forwarder.context import Context
+    from forwarder.pipeline import Pipeline
+    from forwarder.sinks.console import Sink as ConsoleSink
+    from test_loop_kit import KeywordModel
+
+    kit = Kit(tmp_path, tg)
+    sms(kit, "Jalan rusak di Ngasem, hubungi 081234567001")
+    pipeline = Pipeline.build(kit.settings, context=Context(clock=kit.clock), model=KeywordModel(),
+                              sink_override={"tg": ConsoleSink("tg")})
+    _, drained = await pipeline.run_once(max_wait_secs=5)
+    assert drained.complete
+    assert kit.outbox_sms() == [] and tg.messages() == []
+    out = capsys.readouterr().out
+    assert "ke pelapor lewat SMS" in out and kit.complaint()["tracking_code"] in out
+    assert "81234567001" not in out
