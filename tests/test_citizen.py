@@ -152,10 +152,11 @@ async def test_an_sms_in_flight_at_a_crash_is_neither_lost_nor_doubled(tmp_path:
 
 async def test_dry_run_prints_messages_to_citizens_instead_of_sending(tmp_path: Path, tg: FakeTelegram,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from test_loop_kit import KeywordModel
+
     from forwarder.context import Context
     from forwarder.pipeline import Pipeline
     from forwarder.sinks.console import Sink as ConsoleSink
-    from test_loop_kit import KeywordModel
 
     kit = Kit(tmp_path, tg)
     sms(kit, "Jalan rusak di Ngasem, hubungi 081234567001")
