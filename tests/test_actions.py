@@ -156,3 +156,30 @@ async def test_an_update_handled_before_a_crash_is_not_applied_again(tmp_path: P
     finally:
         pipeline.store.close()
     assert kit.events(row["id"]).count("in_progress") == 1
+
+
+async def test_sink_buttons_and_replies_on_the_wire(tg: FakeTelegram) -> None:
+    import pytest
+
+    from forwarder.context import Context
+    from forwarder.errors import MessageRejected
+    from forwarder.sinks import telegram
+
+    sink = telegram.Sink("tg", telegram.Config(type="telegram", token=tg.token, api_base_url=tg.base_url),
+                         Context())
+    await sink.start()
+    try:
+        first = await sink.send(JALAN, "<b>Pengaduan</b>", buttons=[[("Terima", "a:terima:1")]])
+        reply = await sink.send(JALAN, "balasan", plain=True, reply_to=first)
+        await sink.edit(JALAN, first, "<b>Pengaduan</b> diterima", buttons=[[("Proses", "a:proses:1")]])
+        await sink.edit(JALAN, first, "<b>Pengaduan</b> diterima", buttons=[[("Proses", "a:proses:1")]])
+        with pytest.raises(MessageRejected):
+            await sink.send(JALAN, "x", buttons=[[("Terlalu", "a" * 65)]])
+    finally:
+        await sink.close()
+    sent = tg.messages(JALAN)
+    assert sent[0].reply_markup == {"inline_keyboard": [[{"text": "Terima", "callback_data": "a:terima:1"}]]}
+    assert sent[1].reply_to_message_id == int(first) and sent[1].message_id == int(reply)
+    edit = tg.calls("editMessageText")[0].params
+    assert edit["reply_markup"] == {"inline_keyboard": [[{"text": "Proses", "callback_data": "a:proses:1"}]]}
+    assert len(tg.edits(JALAN)) == 1  # the same edit again is "not modified", taken as done
