@@ -37,6 +37,9 @@ log = logging.getLogger("forwarder")
 #: A complaint whose SMS contains this word (any case) is confidential (issue: reporters at risk).
 CONFIDENTIAL_WORD = "RAHASIA"
 
+#: How often the daemon looks for due reminders, digests and weekly summaries (seconds).
+NOTICES_EVERY_SECS = 300.0
+
 
 def _canonical_places(settings: Settings, gazetteer: Any) -> Settings:
     """Groups' kecamatan names in the official spelling, so routing compares like with like."""
@@ -289,6 +292,21 @@ class Pipeline:
                 log.debug("close failed", exc_info=True)
         self.store.close()
 
+    async def _notices_loop(self, stop: asyncio.Event) -> None:
+        """Deadline reminders, overdue alerts, digests and weekly summaries, every
+        ``NOTICES_EVERY_SECS`` (each notice is sent once; see :mod:`forwarder.reminders`)."""
+        from forwarder.reminders import run_notices
+
+        while not stop.is_set():
+            try:
+                await run_notices(self)
+            except Exception:  # a bug here must not stop complaints from flowing
+                log.exception(kv(event="notices_error"))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=NOTICES_EVERY_SECS)
+            except asyncio.TimeoutError:
+                pass
+
     async def run(self, stop: asyncio.Event) -> None:
         """Poll and deliver until ``stop`` is set (SIGTERM/SIGINT in the CLI)."""
         recovered = self.store.recover_in_flight()
@@ -300,6 +318,7 @@ class Pipeline:
         tasks = [asyncio.create_task(self._source_loop(name, stop)) for name in self.sources]
         tasks.append(asyncio.create_task(self.dispatcher.run(stop)))
         tasks += self.loop.tasks(stop)
+        tasks.append(asyncio.create_task(self._notices_loop(stop)))
         log.info(kv(event="started", sources=",".join(self.sources) or "none",
                     sinks=",".join(self.sinks), groups=len(self.settings.groups)))
         try:
