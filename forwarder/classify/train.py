@@ -31,7 +31,7 @@ class Recipe:
     """Features and classifier. ``calibration_folds`` is the ``cv`` of CalibratedClassifierCV."""
 
     word_max_n: int = 2
-    char_ngrams: tuple[int, int] = (2, 5)
+    char_ngrams: tuple[int, int] = (3, 4)
     min_df: int = 2
     char_min_df: int = 2
     sublinear_tf: bool = True
