@@ -227,3 +227,34 @@ def test_cli_classify_missing_model(tmp_path):
     result = CliRunner().invoke(classify_command, ["jalan rusak", "--model", str(tmp_path / "x")])
     assert result.exit_code == 1
     assert "no topic model" in result.output
+
+
+# ---- the bundled default model ----------------------------------------------------------------
+
+DEFAULT_TOPICS = {
+    "jalan", "drainase", "kebersihan", "lingkungan", "penerangan_jalan", "lalu_lintas", "parkir",
+    "air_bersih", "adminduk", "sosial", "kesehatan", "pendidikan", "ketertiban", "ketenagakerjaan",
+    "pemerintahan_desa", "pupuk", "hama", "irigasi",
+}
+
+
+def test_bundled_default_model():
+    model = load_model(Path(__file__).resolve().parents[1] / "models" / "default")
+    assert model.labels == DEFAULT_TOPICS
+    texts = {
+        "jln poros desa di Dander rusak parah bnyk lubang": "jalan",
+        "pupuk urea subsidi langka nang kios Kalitidu": "pupuk",
+        "LAMPU PJU MATI min peteng ndedet": "penerangan_jalan",
+        "tikus nyerang sawah, pari entek": "hama",
+        "ktp sdh rekam 3 bln blm jadi": "adminduk",
+    }
+    tags = model.predict(list(texts))
+    assert [t.topic for t in tags] == list(texts.values())
+    assert all(t.confidence > 0.5 and 1 <= len(t.keywords) <= 5 for t in tags)
+
+
+def test_store_pointing_at_a_missing_version(tmp_path):
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "current").write_text("20200101T000000-abcdef\n")
+    with pytest.raises(ModelError, match="holds no model.*rollback"):
+        load_model(tmp_path)
