@@ -212,9 +212,14 @@ def test_cli_refit_uses_all_rows(tmp_path):
         (["--label-column", "nope"], "no column 'nope'"),
         (["--label-column", "kategori", "--data", "missing.csv"], "cannot read missing.csv"),
         (["--label-column", "kategori"], "too few rows for topic(s): Lainnya (1)"),
+        (["--label-column", "kategori", "--label-map", "BINARY"], "not a readable UTF-8 CSV"),
+        (["--label-column", "kategori", "--data", "BINARY"], "not a readable UTF-8 CSV"),
     ],
 )
 def test_cli_train_errors(tmp_path, args, message):
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    args = [str(binary) if a == "BINARY" else a for a in args]
     base = ["--out", str(tmp_path / "m")]
     if "--data" not in args:
         base += ["--data", str(SMALL)]

@@ -13,6 +13,7 @@ import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -59,6 +60,8 @@ def read_label_map(path: str | Path) -> dict[str, str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
     except OSError as exc:
         raise TrainingDataError(f"cannot read the label map {path}: {exc.strerror or exc}") from exc
     if rows and any(len(r) < 2 for r in rows):
@@ -82,43 +85,61 @@ def read_csv(
     """Rows of a UTF-8 CSV with a header. Empty texts or labels are skipped (and counted in notes);
     with ``label_map`` each label is mapped and rows whose label is not in the map are left out.
 
-    Raises :class:`TrainingDataError` for a missing file or column.
+    Raises :class:`TrainingDataError` for a missing file or column, or a file that is not a
+    UTF-8 CSV.
     """
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        columns = reader.fieldnames or []
-        wanted = [text_column, label_column] + ([date_column] if date_column else [])
-        missing = [c for c in wanted if c not in columns]
-        if missing:
-            raise TrainingDataError(
-                f"{path}: no column {', '.join(repr(m) for m in missing)}; "
-                f"the columns are: {', '.join(columns) or '(none)'}"
+    try:
+        with handle:
+            out, empty, unmapped = _read_rows(
+                handle, path, text_column, label_column, date_column, label_map
             )
-        out = Labelled()
-        empty = unmapped = 0
-        for row in reader:
-            text = (row.get(text_column) or "").strip()
-            label = (row.get(label_column) or "").strip()
-            if not text or not label:
-                empty += 1
-                continue
-            if label_map is not None:
-                if label not in label_map:
-                    unmapped += 1
-                    continue
-                label = label_map[label]
-            out.texts.append(text)
-            out.labels.append(label)
-            out.dates.append((row.get(date_column) or "").strip() if date_column else "")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
     if empty:
         out.notes.append(f"{path}: {empty} row(s) without text or label left out")
     if label_map is not None:
         out.notes.append(f"{path}: {unmapped} row(s) whose label is not in the label map left out")
     return out
+
+
+def _read_rows(
+    handle: TextIO,
+    path: str | Path,
+    text_column: str,
+    label_column: str,
+    date_column: str | None,
+    label_map: dict[str, str] | None,
+) -> tuple[Labelled, int, int]:
+    reader = csv.DictReader(handle)
+    columns = reader.fieldnames or []
+    wanted = [text_column, label_column] + ([date_column] if date_column else [])
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise TrainingDataError(
+            f"{path}: no column {', '.join(repr(m) for m in missing)}; "
+            f"the columns are: {', '.join(columns) or '(none)'}"
+        )
+    out = Labelled()
+    empty = unmapped = 0
+    for row in reader:
+        text = (row.get(text_column) or "").strip()
+        label = (row.get(label_column) or "").strip()
+        if not text or not label:
+            empty += 1
+            continue
+        if label_map is not None:
+            if label not in label_map:
+                unmapped += 1
+                continue
+            label = label_map[label]
+        out.texts.append(text)
+        out.labels.append(label)
+        out.dates.append((row.get(date_column) or "").strip() if date_column else "")
+    return out, empty, unmapped
 
 
 def read_officer_labels(database: str | Path) -> Labelled:
