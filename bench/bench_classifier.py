@@ -126,10 +126,15 @@ def run(system, train_x, train_y, test_x, test_y) -> dict:
     train_s = time.perf_counter() - started
     system.predict(test_x[:200])  # warm-up
     started = time.perf_counter()
-    tags = system.predict(test_x)
+    tags = system.predict(test_x)  # first pass: words not seen before are analysed on the way
     rate = len(test_x) / (time.perf_counter() - started)
+    steady = 0.0
+    for _ in range(3):  # the same texts again: a running daemon's steady state
+        started = time.perf_counter()
+        system.predict(test_x)
+        steady = max(steady, len(test_x) / (time.perf_counter() - started))
     out = evaluate(test_x, test_y, tags)
-    out.update(train_s=train_s, rate=rate, size=system.size_bytes())
+    out.update(train_s=train_s, rate=rate, steady=steady, size=system.size_bytes())
     out["load_s"] = getattr(system, "load_seconds", None)
     return out
 
@@ -139,14 +144,15 @@ def row(name: str, m: dict) -> str:
     return (
         f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['coverage']['0.8']['precision']:.3f} "
         f"| {m['coverage']['0.7']['precision']:.3f} | {m['short_accuracy']:.3f} (n={m['n_short']}) "
-        f"| {m['train_s']:.1f} s | {m['rate']:,.0f}/s | {m['size'] / 1e6:.1f} MB | {load} |"
+        f"| {m['train_s']:.1f} s | {m['rate']:,.0f}/s | {m['steady']:,.0f}/s "
+        f"| {m['size'] / 1e6:.1f} MB | {load} |"
     )
 
 
 HEADER = (
     "| system | accuracy | macro-F1 | precision @80 % cov. | precision @70 % cov. "
-    "| short (<60 chars) accuracy | train | predict | size | load |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| short (<60 chars) accuracy | train | predict, first pass | predict, again | size | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

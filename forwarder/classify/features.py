@@ -149,6 +149,12 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             self._cache[word] = found
         return found
 
+    def warm(self) -> None:
+        """Compute the columns of every vocabulary word now (at load) rather than on first use."""
+        for term in self.word_vocab_:
+            if " " not in term:
+                self.word_columns(term)
+
     def _bigram_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """Sorted ``first * n + second`` keys (unigram columns) of the bigram columns, and those columns."""
         if getattr(self, "_bigrams", None) is None:

@@ -37,7 +37,7 @@ import skops
 import skops.io as sio
 
 from forwarder.classify.features import TextFeatures
-from forwarder.classify.normalize import STOPWORDS, normalize
+from forwarder.classify.normalize import STOPWORDS, normalize, warm
 from forwarder.errors import ModelError
 from forwarder.types import Tag
 
@@ -97,6 +97,8 @@ class TopicModel:
         self.classes: list[str] = [str(c) for c in classifier.classes_]
         self.labels: frozenset[str] = frozenset(self.classes)
         self._weights = _class_weights(classifier).astype(np.float32)
+        features.warm()
+        warm([t for t in features.word_vocab_ if " " not in t])
         self._term_words = [
             tuple(w for w in term.split(" ") if w not in STOPWORDS) for term in features.word_terms()
         ]

@@ -133,6 +133,13 @@ def _word(raw: bytes) -> tuple[str, ...]:
     return replaced
 
 
+def warm(words: list[str]) -> None:
+    """Fill the word cache with ``words`` (a model's vocabulary), so first texts are fast too."""
+    for word in words:
+        if word.isascii() and word.encode() not in _cache:
+            _word(word.encode())
+
+
 def _ascii(text: str) -> str:
     """NFKC (tweet "bold" letters -> plain), accents stripped, other non-ASCII -> space."""
     text = unicodedata.normalize("NFKC", text)
