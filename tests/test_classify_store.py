@@ -20,6 +20,7 @@ from forwarder.errors import ModelError
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "small_complaints.csv"
+FRESH = DATA / "small_fresh.csv"  # complaints no model in these tests is trained on
 LABEL_MAP = DATA / "label_map.csv"
 COMMON = ["--label-column", "kategori", "--label-map", str(LABEL_MAP)]
 
@@ -127,8 +128,8 @@ def test_worse_candidate_is_refused(tmp_path):
     bad_csv = shuffled_csv(tmp_path / "bad.csv")
     run("train", "--store", str(store), "--data", str(bad_csv), *COMMON, "--refit")
     bad = open_store(store).newest_candidate()
-    # judge both on the same clean rows
-    run("evaluate", bad.id, "--store", str(store), "--data", str(SMALL), *COMMON)
+    # judge both on the same clean rows neither has seen
+    run("evaluate", bad.id, "--store", str(store), "--data", str(FRESH), *COMMON)
     out = fail("promote", "--store", str(store))
     assert "worse than the current model" in out and "--force" in out
     assert open_store(store).current_id == good
@@ -148,6 +149,24 @@ def test_plain_model_becomes_a_store(tmp_path):
     store = open_store(plain)
     assert store.current_id == version and load_model(plain).version == version
     assert [v.status for v in store.versions()] == ["current", "candidate"]
+
+
+def test_rows_a_model_was_trained_on_are_left_out(tmp_path):
+    store = tmp_path / "store"
+    run("train", "--store", str(store), "--data", str(SMALL), *COMMON, "--refit")
+    run("promote", "--store", str(store))
+    run("train", "--store", str(store), "--data", str(SMALL), "--data", str(FRESH), *COMMON,
+        "--test-fraction", "0.3")
+    cand = open_store(store).newest_candidate()
+    comparison = cand.card["comparison"]
+    # the current model was fitted on every SMALL row: only FRESH rows can judge it
+    assert 0 < comparison["rows"] <= 12
+    assert comparison["current_macro_f1"] is not None
+    # on rows the current model was trained on, only the candidate is scored ...
+    out = run("evaluate", cand.id, "--store", str(store), "--data", str(SMALL), *COMMON)
+    assert "not compared with the current model" in out
+    # ... and promotion then needs a real comparison or --force
+    assert "has not been compared" in fail("promote", cand.id, "--store", str(store))
 
 
 def test_errors_are_clear(tmp_path):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -65,9 +66,41 @@ def compare(
 ) -> dict[str, Any]:
     """Score both models on the same rows, draw their confusion matrices, print a table.
 
-    Returns ``{"rows", "candidate": metrics, "current": metrics | None, "current_version"}``.
+    Rows either model was fitted on (its ``training_rows``) are left out first, so neither is
+    judged on complaints it has seen. When the current model has seen every row, only the
+    candidate is scored (``note`` says why). Returns ``{"rows", "left_out", "note", "candidate":
+    metrics, "current": metrics | None, "current_version"}``. Raises ClickException when no row
+    is left even for the candidate.
     """
-    result: dict[str, Any] = {"rows": len(texts), "current_version": None, "current": None}
+    from forwarder.classify.model import row_hash
+
+    def unseen_by(models: list[TopicModel | None]) -> np.ndarray:
+        fresh = np.ones(len(texts), dtype=bool)
+        for model in models:
+            if model is not None and model.training_rows is not None:
+                fresh &= ~np.isin(hashes, model.training_rows)
+        return fresh
+
+    hashes = np.array([row_hash([t])[0] for t in texts], dtype=np.uint64)
+    fresh = unseen_by([candidate, current])
+    note = ""
+    if current is not None and not fresh.any():
+        note = f"every held-out row was in the training data of the current model {current.version}"
+        current, fresh = None, unseen_by([candidate])
+    if not fresh.any():
+        raise click.ClickException(
+            "no held-out row is left once the rows the models were trained on are left out; "
+            "evaluate on new labelled complaints with `forwarder model evaluate --data CSV`"
+        )
+    result: dict[str, Any] = {
+        "rows": int(fresh.sum()),
+        "left_out": int((~fresh).sum()),
+        "current_version": current.version if current else None,
+        "current": None,
+        "note": note,
+    }
+    texts = [t for t, ok in zip(texts, fresh) if ok]
+    truth = [t for t, ok in zip(truth, fresh) if ok]
     scored = [("candidate", candidate)] + ([("current", current)] if current else [])
     for role, model in scored:
         tags = model.predict(texts)
@@ -75,15 +108,16 @@ def compare(
         png = confusion_png(truth, tags, outdir / f"confusion-{role}-{model.version}.png",
                             title=f"{role} {model.version} on {len(texts)} held-out rows")
         result[f"{role}_png"] = str(png)
-    if current:
-        result["current_version"] = current.version
     _print_comparison(result, candidate.version)
     return result
 
 
 def _print_comparison(result: dict[str, Any], candidate_version: str) -> None:
     cand, cur = result["candidate"], result["current"]
-    table = Table(title=f"held-out rows: {result['rows']}")
+    title = f"held-out rows: {result['rows']}"
+    if result.get("left_out"):
+        title += f" ({result['left_out']} left out: a model was trained on them)"
+    table = Table(title=title)
     table.add_column("topic")
     table.add_column(f"candidate F1\n{candidate_version}", justify="right")
     if cur:
@@ -104,6 +138,9 @@ def _print_comparison(result: dict[str, Any], candidate_version: str) -> None:
         cov.append(f"{cur['coverage']['0.8']['precision']:.3f}")
     table.add_row("[bold]precision @80% coverage[/bold]", *cov, "")
     console.print(table)
+    if result.get("note"):
+        console.print(f"[yellow]not compared with the current model: {result['note']}; "
+                      "`forwarder model evaluate --data NEW.csv` can compare them[/yellow]")
     for key in ("candidate_png", "current_png"):
         if key in result:
             console.print(f"[dim]confusion matrix: {result[key]}[/dim]")
@@ -148,7 +185,7 @@ def train_cmd(data, text_column, label_column, label_map, date_column, test_frac
         progress.update(task, advance=1, description=steps[2])
         current = _load(model_store.root) if model_store.current_id else None
         version = model_store.add(result.model)
-        comparison = compare(result.model, current, result.test.texts, result.test.labels,
+        comparison = compare(result.evaluated, current, result.test.texts, result.test.labels,
                              version.path / "evaluation")
         model_store.update_card(version.id, comparison=_summary(comparison))
         progress.update(task, advance=1, description=steps[3])

@@ -11,6 +11,11 @@ On disk a model is a directory holding two files:
     (SHA-256 and row counts of the training data), ``libraries`` (scikit-learn, numpy, scipy, skops,
     Python versions), ``recipe``, ``created_at`` and ``model_sha256``.
 
+``training_rows.u64`` (optional)
+    Sorted 64-bit hashes (:func:`row_hash`) of the texts the model was fitted on, raw little-endian
+    integers: a later comparison leaves these rows out of the held-out data, so a model is never
+    judged on complaints it has seen.
+
 ``load_model`` also accepts a *model store* (the directory the ``forwarder model`` commands manage,
 see :mod:`forwarder.classify.store`): a directory with a ``current`` file naming one of its
 ``versions/<id>/`` model directories.
@@ -43,6 +48,7 @@ from forwarder.types import Tag
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
+ROWS_FILE = "training_rows.u64"
 NORMALIZER_VERSION = "2"
 
 TRUSTED_TYPES: list[str] = [
@@ -82,6 +88,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def row_hash(texts: Sequence[str]) -> np.ndarray:
+    """Sorted distinct 64-bit BLAKE2b hashes of texts (stripped, lower case), uint64."""
+    values = [
+        int.from_bytes(hashlib.blake2b(t.strip().lower().encode(), digest_size=8).digest(), "little")
+        for t in texts
+    ]
+    return np.unique(np.array(values, dtype=np.uint64))
+
+
 class TopicModel:
     """A fitted topic classifier.
 
@@ -89,8 +104,15 @@ class TopicModel:
     topics it can emit, ``card`` its model card (see the module doc).
     """
 
-    def __init__(self, features: TextFeatures, classifier: Any, card: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        features: TextFeatures,
+        classifier: Any,
+        card: dict[str, Any],
+        training_rows: np.ndarray | None = None,
+    ) -> None:
         self.features = features
+        self.training_rows = training_rows  # row_hash() of the fitted texts, if known
         self.classifier = classifier
         self.card = card
         self.version: str = str(card.get("version", ""))
@@ -198,6 +220,8 @@ def save_model(model: TopicModel, path: str | Path) -> Path:
         compression=zipfile.ZIP_DEFLATED,
         compresslevel=6,
     )
+    if model.training_rows is not None:
+        model.training_rows.astype("<u8").tofile(directory / ROWS_FILE)
     card = dict(model.card)
     card["model_sha256"] = file_sha256(target)
     card["libraries"] = library_versions()
@@ -282,9 +306,16 @@ def load_model(path: str | Path) -> TopicModel:
     if not (isinstance(payload, dict) and isinstance(payload.get("features"), TextFeatures)):
         raise ModelError(f"{target} is not a forwarder topic model")
     try:
-        return TopicModel(payload["features"], payload["classifier"], card)
+        return TopicModel(payload["features"], payload["classifier"], card, _read_rows(directory))
     except (AttributeError, KeyError, ValueError) as exc:
         raise ModelError(f"{target} is not a usable forwarder topic model: {exc}") from exc
+
+
+def _read_rows(directory: Path) -> np.ndarray | None:
+    path = directory / ROWS_FILE
+    if not path.is_file() or path.stat().st_size % 8:
+        return None
+    return np.fromfile(path, dtype="<u8").astype(np.uint64)
 
 
 def check_topics(model: TopicModel, config_topics: set[str], fallback: bool) -> list[str]:

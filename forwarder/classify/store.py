@@ -7,6 +7,7 @@ Layout on disk (``models/default`` in the stock config)::
       history.jsonl           one JSON object per change: {"at", "action", "from", "to", "by"}
       versions/<id>/
         model.skops, card.json          the model (see forwarder.classify.model)
+        training_rows.u64               hashes of the rows it was fitted on
         evaluation/                     confusion-matrix PNGs written when it was evaluated
 
 ``<id>`` is the model's ``version`` (``20261129T142233-ab12cd``: UTC training time and the start of

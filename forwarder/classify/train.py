@@ -20,7 +20,7 @@ from sklearn.svm import LinearSVC
 from forwarder.classify.data import Labelled, check_counts, split
 from forwarder.classify.evaluate import evaluate
 from forwarder.classify.features import TextFeatures
-from forwarder.classify.model import NORMALIZER_VERSION, TopicModel
+from forwarder.classify.model import NORMALIZER_VERSION, TopicModel, row_hash
 from forwarder.classify.normalize import normalize
 
 Progress = Callable[[str], None]
@@ -109,12 +109,16 @@ def fit_model(
     card.setdefault("labels", sorted(set(y)))
     card["recipe"] = asdict(recipe)
     card["normalizer"] = NORMALIZER_VERSION
-    return TopicModel(features, classifier, card)
+    return TopicModel(features, classifier, card, row_hash(texts))
 
 
 @dataclass
 class TrainResult:
+    """``model`` is the one to write; ``evaluated`` the one the ``metrics`` describe (fitted on the
+    training part only; the same object unless ``refit``)."""
+
     model: TopicModel
+    evaluated: TopicModel
     metrics: dict[str, Any]
     test: Labelled
     test_tags: list
@@ -166,9 +170,10 @@ def train_and_evaluate(
     tags = model.predict(test.texts)
     metrics = evaluate(test.texts, test.labels, tags)
     model.card["metrics"] = metrics
+    evaluated = model
     if refit:
         say(f"refitting on all {len(data)} rows")
         model = fit_model(data.texts, data.labels, recipe, dict(model.card))
         model.card["refit_on_all_rows"] = True
         model.card["labels"] = sorted(set(data.labels))
-    return TrainResult(model, metrics, test, tags, time.perf_counter() - started)
+    return TrainResult(model, evaluated, metrics, test, tags, time.perf_counter() - started)
