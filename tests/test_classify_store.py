@@ -149,6 +149,9 @@ def test_plain_model_becomes_a_store(tmp_path):
     store = open_store(plain)
     assert store.current_id == version and load_model(plain).version == version
     assert [v.status for v in store.versions()] == ["current", "candidate"]
+    assert (store.versions()[0].path / "training_rows.u64").is_file()
+    # same data, same stratified split: neither model saw the 8 held-out rows
+    assert store.versions()[1].card["comparison"]["rows"] == 8
 
 
 def test_rows_a_model_was_trained_on_are_left_out(tmp_path):

@@ -31,7 +31,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from forwarder.classify.model import CARD_FILE, MODEL_FILE, TopicModel, read_card, save_model
+from forwarder.classify.model import (
+    CARD_FILE,
+    MODEL_FILE,
+    ROWS_FILE,
+    TopicModel,
+    read_card,
+    save_model,
+)
 from forwarder.errors import ModelError
 
 CURRENT = "current"
@@ -166,8 +173,9 @@ def open_store(path: str | Path, create: bool = False) -> ModelStore:
         card = read_card(root)
         target = root / VERSIONS / str(card["version"])
         target.mkdir(parents=True)
-        for name in (MODEL_FILE, CARD_FILE):
-            shutil.move(str(root / name), str(target / name))
+        for name in (MODEL_FILE, CARD_FILE, ROWS_FILE):
+            if (root / name).exists():
+                shutil.move(str(root / name), str(target / name))
         store.set_current(str(card["version"]), "adopted the model that was here")
         return store
     if create:
