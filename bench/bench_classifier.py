@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "surabaya_mediacenter"
 sys.path.insert(0, str(ROOT))
 
-from forwarder.classify.evaluate import evaluate  # noqa: E402
-from forwarder.classify.model import load_model, save_model  # noqa: E402
-from forwarder.classify.train import DEFAULT_RECIPE, Recipe, fit_model  # noqa: E402
-from forwarder.types import Tag  # noqa: E402
+from forwarder.classify.evaluate import evaluate
+from forwarder.classify.model import load_model, save_model
+from forwarder.classify.train import DEFAULT_RECIPE, Recipe, fit_model
+from forwarder.types import Tag
 
 csv.field_size_limit(10_000_000)
 
@@ -67,7 +66,7 @@ def load_task(task: str) -> tuple[list[str], list[str], list[str]]:
 
 
 def time_split(n: int, fraction: float = 0.2) -> tuple[slice, slice]:
-    cut = int(round(n * (1 - fraction)))
+    cut = round(n * (1 - fraction))
     return slice(0, cut), slice(cut, n)
 
 

@@ -70,7 +70,7 @@ TEXTS = [
 def test_features_equal_scikit_learn(sublinear):
     """TextFeatures computes what two TfidfVectorizers (word 1-2, char_wb 2-5) compute."""
     ours = TextFeatures(min_df=1, char_min_df=1, sublinear_tf=sublinear).fit(TEXTS)
-    common = dict(lowercase=False, sublinear_tf=sublinear)
+    common = {"lowercase": False, "sublinear_tf": sublinear}
     word = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), **common).fit(TEXTS)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common).fit(TEXTS)
     unseen = ["jalan ambles lampu padam", "sampah", "kata baru semua", ""]

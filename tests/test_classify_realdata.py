@@ -38,7 +38,7 @@ def topic_rows() -> tuple[list[str], list[str]]:
 
 def test_topic_quality_floor_on_time_split():
     texts, labels = topic_rows()
-    cut = int(round(len(texts) * 0.8))
+    cut = round(len(texts) * 0.8)
     model = fit_model(texts[:cut], labels[:cut])
     tags = model.predict(texts[cut:])
     metrics = evaluate(texts[cut:], labels[cut:], tags)

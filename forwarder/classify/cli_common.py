@@ -3,7 +3,6 @@ options and the printing of figures with rich."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click

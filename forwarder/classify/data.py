@@ -89,16 +89,14 @@ def read_csv(
     UTF-8 CSV.
     """
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        with handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             out, empty, unmapped = _read_rows(
                 handle, path, text_column, label_column, date_column, label_map
             )
     except (UnicodeDecodeError, csv.Error) as exc:
         raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
+    except OSError as exc:
+        raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if empty:
         out.notes.append(f"{path}: {empty} row(s) without text or label left out")
     if label_map is not None:
@@ -204,7 +202,7 @@ def split(
         raise TrainingDataError("the test fraction must be between 0 and 1")
     if by_date:
         order = np.array(sorted(range(n), key=lambda i: data.dates[i]), dtype=np.int64)
-        cut = int(round(n * (1 - test_fraction)))
+        cut = round(n * (1 - test_fraction))
         return order[:cut], order[cut:]
     from sklearn.model_selection import train_test_split
 

@@ -35,7 +35,7 @@ def precision_at_coverage(
     if n == 0:
         return 0.0, 0.0
     order = np.argsort(-confidence, kind="stable")
-    keep = max(1, int(round(n * coverage)))
+    keep = max(1, round(n * coverage))
     return float(confidence[order[keep - 1]]), float(np.mean(correct[order[:keep]]))
 
 

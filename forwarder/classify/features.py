@@ -25,7 +25,6 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import normalize as l2_normalize
 
 _SEP = "\n"  # never inside a feature: texts are split on whitespace
 

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ class ModelStore:
         before = self.current_id
         _write_atomic(self.root / CURRENT, version_id + "\n")
         entry = {
-            "at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+            "at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
             "action": action,
             "from": before,
             "to": version_id,

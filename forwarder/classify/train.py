@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import joblib
@@ -83,7 +83,7 @@ MIN_ROWS_PER_TOPIC = 5
 
 def new_version(now: datetime | None = None, data_sha: str = "") -> str:
     """A model version id: UTC time and the start of the data hash, ``20261129T142233-ab12cd``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S") + (f"-{data_sha[:6]}" if data_sha else "")
 
 
@@ -146,7 +146,7 @@ def train_and_evaluate(
     train_idx, test_idx = split(data, test_fraction, by_date)
     train, test = data.subset(train_idx), data.subset(test_idx)
     check_counts(train, recipe.calibration_folds)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     card: dict[str, Any] = {
         "version": new_version(now, data.sha256),
         "created_at": now.isoformat(timespec="seconds"),
