@@ -76,6 +76,12 @@ def status(config_path: str) -> None:
                       str(counts.get(DEAD, 0)), str(counts.get("sent", 0)), _age(oldest),
                       (last_error[0] if last_error else "") or "")
     console.print(sinks)
+    health = Table(title="channels (as the daemon last saw them)")
+    for col in ("channel", "state", "since", "reason"):
+        health.add_column(col)
+    for row in store.channel_states():
+        health.add_row(row["channel"], row["state"], _age(row["since"]) + " ago", row["reason"] or "")
+    console.print(health)
     total = store.db.execute("select count(*) from complaints").fetchone()[0]
     console.print(f"complaints stored: {total}")
 

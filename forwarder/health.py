@@ -35,10 +35,22 @@ class ChannelState:
 
 @dataclass
 class Health:
-    """Tracks which channels are down; logs only the transitions."""
+    """Tracks which channels are down; logs only the transitions.
+
+    ``on_change(channel, state, reason)`` (state ``down`` or ``up``) is called on each transition;
+    the pipeline uses it to keep the ``channel_state`` table for ``forwarder status``.
+    """
 
     clock: Callable[[], datetime]
     channels: dict[str, ChannelState] = field(default_factory=dict)
+    on_change: Callable[[str, str, str], None] | None = None
+
+    def _changed(self, channel: str, state: str, reason: str) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(channel, state, reason)
+            except Exception:  # status bookkeeping must never stop delivery
+                log.debug("health bookkeeping failed", exc_info=True)
 
     def down(self, channel: str, reason: str, *, level: int = logging.WARNING) -> None:
         state = self.channels.setdefault(channel, ChannelState())
@@ -47,6 +59,7 @@ class Health:
             state.down_since = self.clock()
             state.reason = reason
             log.log(level, kv(event="channel_down", channel=channel, reason=reason))
+            self._changed(channel, "down", reason)
 
     def up(self, channel: str) -> None:
         state = self.channels.get(channel)
@@ -57,6 +70,10 @@ class Health:
             state.down_since = None
             state.failures = 0
             state.reason = ""
+            self._changed(channel, "up", "")
+        elif state is None:
+            self.channels[channel] = ChannelState()
+            self._changed(channel, "up", "")
 
     def is_down(self, channel: str) -> bool:
         state = self.channels.get(channel)

@@ -238,3 +238,13 @@ def m003_officer_loop(db: Database) -> None:
         pk=("sink", "update_id"),
     )
     db["labels"].create_index(["complaint_id"])
+
+
+@migrations()
+def m004_channel_state(db: Database) -> None:
+    """Health of each channel (``source:sms``, ``sink:tg``, ``chat:tg:-100…``) as the daemon last
+    saw it, so that ``forwarder status`` (another process) can show it."""
+    db["channel_state"].create(
+        {"channel": str, "state": str, "reason": str, "since": str, "failures": int, "updated_at": str},
+        pk="channel",
+    )

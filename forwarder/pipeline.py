@@ -37,6 +37,9 @@ log = logging.getLogger("forwarder")
 #: A complaint whose SMS contains this word (any case) is confidential (issue: reporters at risk).
 CONFIDENTIAL_WORD = "RAHASIA"
 
+#: How often the daemon logs one summary line (the only log line in steady state), seconds.
+SUMMARY_EVERY_SECS = 900.0
+
 #: How often the daemon looks for due reminders, digests and weekly summaries (seconds).
 NOTICES_EVERY_SECS = 300.0
 
@@ -74,13 +77,14 @@ class Pipeline:
     dry_run: bool = False  # sinks replaced for a look: citizens' messages are printed, not sent
     health: Health = field(init=False)
     dispatcher: Dispatcher = field(init=False)
+    stored_since_summary: int = field(init=False, default=0)
     loop: Any = field(init=False)
 
     def __post_init__(self) -> None:
         from forwarder.loop import OfficerLoop, wrap_sinks
 
         self.sinks = wrap_sinks(self.sinks)
-        self.health = Health(self.context.clock)
+        self.health = Health(self.context.clock, on_change=self.store.set_channel_state)
         fallback = self.settings.fallback
         self.dispatcher = Dispatcher(
             self.store,
@@ -183,7 +187,8 @@ class Pipeline:
         await source.commit(polled)
         if new_ids:
             self.dispatcher.wake.set()
-            log.info(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
+            log.debug(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
+            self.stored_since_summary += len(new_ids)
         return PollResult(name, read=len(polled.complaints), stored=len(new_ids))
 
     async def poll_once(self, name: str, *, max_rounds: int = 1000) -> PollResult:
@@ -307,6 +312,23 @@ class Pipeline:
             except asyncio.TimeoutError:
                 pass
 
+    async def _summary_loop(self, stop: asyncio.Event) -> None:
+        """One ``event=summary`` line every ``SUMMARY_EVERY_SECS``: complaints stored, messages
+        delivered, the outbox's depth and its oldest open delivery."""
+        sent_before = self.dispatcher.sent
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=SUMMARY_EVERY_SECS)
+            except asyncio.TimeoutError:
+                pass
+            counts = self.store.outbox_counts()
+            log.info(kv(event="summary", stored=self.stored_since_summary,
+                        delivered=self.dispatcher.sent - sent_before,
+                        open=sum(counts.get(k, 0) for k in ("pending", "sending", "failed")),
+                        dead=counts.get("dead", 0), oldest_open=self.store.oldest_open() or "-"))
+            self.stored_since_summary = 0
+            sent_before = self.dispatcher.sent
+
     async def run(self, stop: asyncio.Event) -> None:
         """Poll and deliver until ``stop`` is set (SIGTERM/SIGINT in the CLI)."""
         recovered = self.store.recover_in_flight()
@@ -319,6 +341,7 @@ class Pipeline:
         tasks.append(asyncio.create_task(self.dispatcher.run(stop)))
         tasks += self.loop.tasks(stop)
         tasks.append(asyncio.create_task(self._notices_loop(stop)))
+        tasks.append(asyncio.create_task(self._summary_loop(stop)))
         log.info(kv(event="started", sources=",".join(self.sources) or "none",
                     sinks=",".join(self.sinks), groups=len(self.settings.groups)))
         try:

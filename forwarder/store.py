@@ -445,6 +445,20 @@ class Store:
 
     # -- summaries ------------------------------------------------------------------------
 
+    def set_channel_state(self, channel: str, state: str, reason: str) -> None:
+        """Record a channel's health transition (``up``/``down``) for ``forwarder status``."""
+        now = self.now()
+        with self.db.conn:
+            self.db.conn.execute(
+                "insert into channel_state(channel, state, reason, since, failures, updated_at) "
+                "values (?,?,?,?,0,?) on conflict(channel) do update set state = excluded.state, "
+                "reason = excluded.reason, since = excluded.since, updated_at = excluded.updated_at",
+                (channel, state, reason[:500], now, now),
+            )
+
+    def channel_states(self) -> list[dict[str, Any]]:
+        return list(self.db["channel_state"].rows_where(order_by="channel"))
+
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("select state, count(*) from deliveries group by state")}
 

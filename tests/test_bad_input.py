@@ -94,6 +94,7 @@ def test_status_and_outbox_commands(tmp_path: Path, tg: FakeTelegram) -> None:
     assert listed.exit_code == 0 and "dead" in listed.output
     status = runner.invoke(main, ["status", "--config", str(config)], env=env)
     assert status.exit_code == 0 and "sms" in status.output and "tg" in status.output
+    assert "chat:tg:" in status.output and "down" in status.output  # the kicked groups
     for chat in chats.values():
         tg.unkick(chat)
     retried = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(config)], env=env)
