@@ -14,6 +14,7 @@ Texts with no usable words count as wrong (they go to triage).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,9 @@ def confusion_png(
 
     predicted = [t.topic if t.topic is not None else "(none)" for t in tags]
     labels = sorted(set(truth) | set(predicted))
-    matrix = confusion_matrix(list(truth), predicted, labels=labels).astype(float)
+    with warnings.catch_warnings():  # one topic only (a tiny held-out part) is fine here
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = confusion_matrix(list(truth), predicted, labels=labels).astype(float)
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
     size = max(5.0, 0.45 * len(labels) + 2)
