@@ -208,22 +208,21 @@ def _summary(comparison: dict[str, Any]) -> dict[str, Any]:
 
 @model_group.command("evaluate")
 @click.argument("version", required=False)
-@data_options
+@data_options(split=False)
 @click.option("--database", type=click.Path(dir_okay=False), help="Add officer labels from this database.")
 @store_option
-def evaluate_cmd(version, data, text_column, label_column, label_map, date_column, test_fraction,
-                 database, store):
-    """Score VERSION (default: newest candidate) and the current model on all rows of --data.
+def evaluate_cmd(version, data, text_column, label_column, label_map, database, store):
+    """Score VERSION (default: newest candidate) and the current model on the rows of --data.
 
-    Use data neither model was trained on. The comparison is stored in VERSION's card and is
-    what `promote` decides on.
+    Rows either model was trained on are left out. The comparison is stored in VERSION's card
+    and is what `promote` decides on.
     """
     model_store = _store(store)
     try:
         chosen = model_store.version(version) if version else model_store.newest_candidate()
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    labelled = read_training_data(data, text_column, label_column, date_column, label_map)
+    labelled = read_training_data(data, text_column, label_column, None, label_map)
     if database:
         try:
             labelled.extend(read_officer_labels(database))

@@ -66,8 +66,12 @@ def print_metrics(metrics: dict[str, Any]) -> None:
     console.print(metrics_table(metrics))
 
 
-def data_options(func):
-    """--data/--text-column/--label-column/--label-map/--date-column/--test-fraction."""
+def data_options(func=None, *, split: bool = True):
+    """--data/--text-column/--label-column/--label-map, and with ``split`` also
+    --date-column/--test-fraction (how to hold rows out). Use as ``@data_options`` or
+    ``@data_options(split=False)``."""
+    if func is None:
+        return lambda f: data_options(f, split=split)
     options = [
         click.option("--data", "data", multiple=True, required=True,
                      type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, header); repeatable."),
@@ -75,12 +79,13 @@ def data_options(func):
         click.option("--label-column", default="topic", show_default=True, help="Column with the label."),
         click.option("--label-map", type=click.Path(dir_okay=False),
                      help="Two-column CSV (source label, topic); rows whose label is not in it are left out."),
-        click.option("--date-column", help="Column with the date: the newest rows are held out for evaluation."),
-        click.option("--test-fraction", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9),
-                     help="Share of rows held out for evaluation."),
     ]
+    if split:
+        options += [
+            click.option("--date-column", help="Column with the date: the newest rows are held out for evaluation."),
+            click.option("--test-fraction", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9),
+                         help="Share of rows held out for evaluation."),
+        ]
     for option in reversed(options):
         func = option(func)
     return func
-
-
