@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +35,16 @@ from forwarder.types import ComplaintView, Polled, Tag
 
 log = logging.getLogger("forwarder")
 
-#: A complaint whose SMS contains this word (any case) is confidential (issue: reporters at risk).
+#: A complaint whose text contains this word in any form (``RAHASIA.``, ``#rahasia``, ``mohon
+#: dirahasiakan``, ``kerahasiaan``), in any case, is confidential: it goes only to the groups
+#: marked ``confidential: true``. Erring towards confidential is the safe side for the reporter.
 CONFIDENTIAL_WORD = "RAHASIA"
+_CONFIDENTIAL = re.compile(CONFIDENTIAL_WORD, re.IGNORECASE)
+
+
+def is_confidential(text: str) -> bool:
+    """True when ``text`` contains the word RAHASIA (secret) in any form, in any case."""
+    return bool(_CONFIDENTIAL.search(text or ""))
 
 #: How often the daemon logs one summary line (the only log line in steady state), seconds.
 SUMMARY_EVERY_SECS = 900.0
@@ -149,7 +158,7 @@ class Pipeline:
         items = []
         for incoming, tag in zip(fresh, tags):
             place = self.gazetteer.find(incoming.text) if incoming.text else None
-            confidential = CONFIDENTIAL_WORD in incoming.text.upper().split()
+            confidential = is_confidential(incoming.text)
             routing = route(
                 self.settings.groups,
                 topic=tag.topic,

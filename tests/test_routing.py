@@ -40,3 +40,17 @@ def test_route(topic, confidence, kecamatan, confidential, expected, triaged) ->
               confidential=confidential)
     assert {g.name for g in r.groups} == expected
     assert (r.triage_reason is not None) == triaged
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("RAHASIA. Kepala desa minta uang", True),
+    ("(Rahasia) jalan rusak", True),
+    ("#rahasia pungli", True),
+    ("mohon identitas saya dirahasiakan", True),
+    ("jalan rusak parah", False),
+    ("", False),
+])
+def test_confidential_word(text: str, expected: bool) -> None:
+    from forwarder.pipeline import is_confidential
+
+    assert is_confidential(text) is expected
