@@ -76,11 +76,18 @@ def status(config_path: str) -> None:
                       str(counts.get(DEAD, 0)), str(counts.get("sent", 0)), _age(oldest),
                       (last_error[0] if last_error else "") or "")
     console.print(sinks)
-    health = Table(title="channels (as the daemon last saw them)")
+    health = Table(title="health as the daemon last saw it (group chats only when down)")
     for col in ("channel", "state", "since", "reason"):
         health.add_column(col)
-    for row in store.channel_states():
+    rows = store.channel_states()
+    chats_up = 0
+    for row in rows:
+        if row["channel"].startswith("chat:") and row["state"] == "up":
+            chats_up += 1
+            continue
         health.add_row(row["channel"], row["state"], _age(row["since"]) + " ago", row["reason"] or "")
+    if chats_up:
+        health.add_row(f"{chats_up} group chat(s)", "up", "", "")
     console.print(health)
     total = store.db.execute("select count(*) from complaints").fetchone()[0]
     console.print(f"complaints stored: {total}")
