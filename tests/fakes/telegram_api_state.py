@@ -7,8 +7,9 @@ Objects are shaped like the Bot API's (``Message``, ``Chat``, ``User``, ``Update
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class ApiFault(Exception):
@@ -21,6 +22,12 @@ class ApiFault(Exception):
 
 def bad_request(description: str, **parameters: Any) -> ApiFault:
     return ApiFault(400, f"Bad Request: {description}", parameters or None)
+
+
+def is_inline_keyboard(markup: Any) -> bool:
+    """True for an InlineKeyboardMarkup (``{"inline_keyboard": [...]}``); False for ForceReply,
+    ReplyKeyboardMarkup, ReplyKeyboardRemove or nothing."""
+    return isinstance(markup, dict) and isinstance(markup.get("inline_keyboard"), list)
 
 
 def chat_key(chat_id: Any) -> Any:
@@ -177,7 +184,9 @@ class FakeState:
             message.update(message_thread_id=int(thread), is_topic_message=True)
         if reply_to is not None:
             message["reply_to_message"] = self.messages[(key, reply_to)]
-        if params.get("reply_markup"):
+        if is_inline_keyboard(params.get("reply_markup")):
+            # Message.reply_markup is "Inline keyboard attached to the message" (Bot API):
+            # a ForceReply or a reply keyboard is never echoed back
             message["reply_markup"] = params["reply_markup"]
         self.messages[(key, message_id)] = message
         self.sent.append(SentMessage(
@@ -199,6 +208,8 @@ class FakeState:
         if old is None or old.get("from", {}).get("id") != self.bot_id:
             raise bad_request("message to edit not found")
         markup = params.get("reply_markup")
+        if markup and not is_inline_keyboard(markup):
+            raise bad_request("inline keyboard expected")  # editMessageText takes inline keyboards only
         if old.get("text") == visible and old.get("entities", []) == entities and \
                 old.get("reply_markup") == markup:
             raise bad_request("message is not modified: specified new message content and reply markup "
