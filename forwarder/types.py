@@ -97,3 +97,6 @@ class ComplaintView:
     status: str = "baru"
     timezone: str = "Asia/Jakarta"
     note: str | None = None  # e.g. "mungkin terkirim dua kali" for an uncertain resend
+    # set when an officer chose ``topic`` ("dialihkan oleh petugas"): shown instead of the
+    # model's confidence, which was about another topic
+    topic_note: str | None = None

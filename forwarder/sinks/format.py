@@ -89,11 +89,17 @@ def _fields(view: ComplaintView) -> tuple[str, list[_Field]]:
     title = f"Pengaduan {clean_text(view.tracking_code)}"
     lines: list[_Field] = []
     topic = clean_text(view.topic) if view.topic else ""
+    by_officer = f"{topic} ({clean_text(view.topic_note)})" if topic and view.topic_note else ""
     if view.triage_reason is not None:
         reason = clean_text(view.triage_reason) or "tanpa alasan"
         lines.append(_Field("Topik", f"TRIASE ({reason})", emphasis=True))
-        guess = f"{topic}, keyakinan {_percent(view.confidence)}" if topic else "tidak ada"
-        lines.append(_Field("Perkiraan model", guess))
+        if by_officer:
+            lines.append(_Field("Topik petugas", by_officer))
+        else:
+            guess = f"{topic}, keyakinan {_percent(view.confidence)}" if topic else "tidak ada"
+            lines.append(_Field("Perkiraan model", guess))
+    elif by_officer:  # the model's confidence was about another topic: leave it out
+        lines.append(_Field("Topik", by_officer, emphasis=True))
     else:
         lines.append(_Field("Topik", topic or "tidak diketahui", emphasis=True))
         lines.append(_Field("Keyakinan", _percent(view.confidence)))
@@ -129,6 +135,9 @@ def render_plain(view: ComplaintView) -> str:
         Status: baru
 
         <complaint text>
+
+    When an officer set the topic (``view.topic_note``), the topic line says so
+    (``Topik: jalan (dialihkan oleh petugas)``) and the model's confidence is left out.
     """
     title, lines = _fields(view)
     head = "\n".join([title] + [f"{f.label}: {f.value}" for f in lines])
