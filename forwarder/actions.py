@@ -2,12 +2,19 @@
 
 Buttons (callback data ``a:<verb>:<complaint id>``, under the first part of each forwarded
 message): **Terima** (acknowledge), **Proses** (in progress), **Selesai** (done: the bot asks for
-the note as a reply), **Bukan kami** (not ours). The same as commands, sent as a reply to the
-forwarded message (or to any bot message in its thread)::
+the note with a selective ForceReply, so that the officer who pressed it gets the reply field
+open), **Bukan kami** (not ours). The same as commands, sent as a reply to the forwarded message
+(or to any bot message in its thread)::
 
     /terima                 /proses                 /selesai <catatan>
     /bukan                  /alihkan <topik> [kecamatan]
     /tanya <pertanyaan>     /jawab <jawaban>         /topik <topik>   (correct the topic only)
+    /spam                   /duplikat <kode pengaduan asli>
+
+``/spam`` and ``/duplikat`` close the complaint (no buttons any more) and leave it out of the
+response-time report; for a duplicate the citizen is told the code it was merged into (template
+``merged``) and the original's groups hear of it in the original's thread. They are commands
+only, no buttons: a tap by mistake under every complaint would cost more than typing.
 
 A command that is not a reply may name the tracking code first (``/terima 7K3Q9M``); that
 form is for the user ids listed under ``officers:``/``admins:``. A plain reply to the bot's
@@ -22,6 +29,7 @@ officer's first name); its effects and the handled update id commit in one trans
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,10 +44,13 @@ from forwarder.store import Destination, Store
 ALIASES = {"terima": "terima", "ack": "terima", "proses": "proses", "selesai": "selesai", "done": "selesai",
            "bukan": "bukan", "bukankami": "bukan", "bukan_kami": "bukan", "tolak": "bukan",
            "alihkan": "alihkan", "tanya": "tanya", "jawab": "jawab", "topik": "topik",
+           "spam": "spam", "duplikat": "duplikat", "duplicate": "duplikat", "dobel": "duplikat",
            "bantuan": "bantuan", "help": "bantuan"}
 BUTTON_VERBS = ("terima", "proses", "selesai", "bukan")
 HELP = ("Balas pesan pengaduan dengan: /terima, /proses, /selesai <catatan>, /bukan, "
-        "/alihkan <topik> [kecamatan], /tanya <pertanyaan>, /jawab <jawaban>, /topik <topik>.")
+        "/alihkan <topik> [kecamatan], /tanya <pertanyaan>, /jawab <jawaban>, /topik <topik>, "
+        "/spam, /duplikat <kode pengaduan asli>.")
+PROMPT_PLACEHOLDER = "Catatan penyelesaian"  # ForceReply input_field_placeholder: 1-64 characters
 REFUSED = "Maaf, Anda tidak dapat menindaklanjuti pengaduan ini dari sini."
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
 _CALLBACK = re.compile(r"^a:([a-z]+):(\d+)$")
@@ -48,7 +59,8 @@ _CALLBACK = re.compile(r"^a:([a-z]+):(\d+)$")
 @dataclass(frozen=True)
 class Incoming:
     """One officer input, platform-neutral: a pressed button (``callback_id``, ``data``) or a
-    message (``text``, ``message_id``, ``reply_to`` = id of the message it answers)."""
+    message (``text``, ``message_id``, ``reply_to`` = id of the message it answers).
+    ``user_handle``: the officer's @username without the @, when they have one."""
 
     sink: str
     update_id: int
@@ -61,6 +73,7 @@ class Incoming:
     reply_to: str | None = None
     callback_id: str | None = None
     data: str | None = None
+    user_handle: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,12 +222,16 @@ class Actions:
             if row["status"] == casework.DONE or row["status"] not in casework.TRANSITIONS["selesai"][2]:
                 raise ActionRefused(f"Pengaduan {code} berstatus {casework.STATUS_TEXT.get(row['status'])}.")
             if not args:
+                # a reply to the pressed message (button) or to the officer's own command, with a
+                # selective ForceReply: Telegram opens the reply field for the officer mentioned
+                # and, for a command, for the sender of the message replied to (Bot API ForceReply)
                 reply_to = inc.message_id if what == "delivery" else None
                 followups.enqueue(conn, now, kind="done_prompt", channel=followups.CHAT, via=inc.sink,
                                   target=inc.chat_id, complaint_id=row["id"], group_name=group, reply_to=reply_to,
-                                  text=f"Pengaduan {code}: balas pesan ini dengan catatan penyelesaian "
-                                       f"(apa yang sudah dilakukan). Catatan ini juga dikirim ke pelapor.",
-                                  dedupe=key)
+                                  text=f"{mention_html(inc)}, balas pesan ini dengan catatan penyelesaian "
+                                       f"pengaduan <code>{code}</code> (apa yang sudah dilakukan). "
+                                       f"Catatan ini juga dikirim ke pelapor.",
+                                  buttons=followups.FORCE_REPLY, dedupe=key)
                 return "Tulis catatan penyelesaian sebagai balasan pesan permintaan catatan."
             casework.transition_tx(conn, self.store, now, row, verb, actor, group, name, note=args)
             where = citizen.reach(self.settings, self.store, row)
@@ -231,7 +248,7 @@ class Actions:
         if verb in ("alihkan", "topik"):
             topic, kecamatan = self._topic_and_place(args, verb)
             if verb == "topik":
-                casework.relabel_tx(conn, now, row, topic, actor, name)
+                casework.relabel_tx(conn, self.store, now, row, topic, actor, name)
                 return f"Pengaduan {code}: topik dicatat sebagai {topic}."
             routing = route(self.settings.groups, topic=topic, confidence=1.0,
                             kecamatan=kecamatan or row["kecamatan"], threshold=0.0,
@@ -240,6 +257,20 @@ class Actions:
                      for g in routing.groups]
             names = casework.reroute_tx(conn, self.store, now, row, actor, group, name, topic, kecamatan, dests)
             return f"Pengaduan {code} dialihkan ke {', '.join(names)}."
+        if verb == "spam":
+            casework.mark_spam_tx(conn, self.store, now, row, actor, group, name)
+            return f"Pengaduan {code} ditandai spam; tidak dihitung dalam laporan."
+        if verb == "duplikat":
+            from forwarder.citizen_inbound import normalise_code
+
+            original = casework.original_of(self.store, row, normalise_code(args.split()[0]) if args.split() else "")
+            casework.mark_duplicate_tx(conn, self.store, now, row, original, actor, group, name)
+            of = original["tracking_code"]
+            casework.queue_thread_post_tx(conn, self.store, now, original["id"],
+                                          f"Pengaduan {of}: pengaduan {code} ditandai duplikat dari pengaduan ini "
+                                          f"oleh {name}.", "duplicate_note", key, self.fallback)
+            told = citizen.queue_tx(conn, self.store, self.settings, now, row, "merged", key, of=of)
+            return f"Pengaduan {code} ditandai duplikat dari {of}." + (" Pelapor diberi tahu." if told else "")
         if verb in ("tanya", "jawab"):
             if not args:
                 raise ActionRefused(f"Tulis teksnya: /{verb} <teks>.")
@@ -270,6 +301,15 @@ class Actions:
         if kecamatan is None:
             raise ActionRefused(f"Kecamatan {place.strip()!r} tidak dikenal di {self.settings.kabupaten}.")
         return topic, kecamatan
+
+
+def mention_html(inc: Incoming) -> str:
+    """The officer as Telegram HTML: ``@username``, else a ``tg://user?id=`` inline mention (Bot
+    API "Formatting options"; it works for users who pressed one of the bot's buttons)."""
+    if inc.user_handle:
+        return "@" + html.escape(inc.user_handle, quote=False)
+    name = html.escape((inc.user_name or "petugas")[:64], quote=False)
+    return f'<a href="tg://user?id={int(inc.user_id or 0)}">{name}</a>'
 
 
 class Part(str):

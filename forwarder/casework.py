@@ -7,11 +7,15 @@ Statuses (``complaints.status``) and what moves a complaint between them::
       │                                                                 "belum"   v
       └─ alihkan ─> dialihkan (new group sees it as new)          dibuka_kembali (open again)
     bukan kami (every owning group) -> bukan_kewenangan, and the complaint goes to triage
+    /spam (any status) -> spam        /duplikat <kode> (any status) -> duplikat
 
 Open statuses accept every officer action; ``selesai`` accepts the citizen's answer and a new
-``selesai`` or ``proses`` (the officers reopen it themselves); ``tuntas`` is closed. Every change
-is an event (kinds in :mod:`forwarder.migrations`; this module adds ``relabelled`` {topic,
-from_topic}, ``status_query`` {inbound}, ``flagged`` {confidential, admin}).
+``selesai`` or ``proses`` (the officers reopen it themselves); ``tuntas``, ``spam`` and
+``duplikat`` are closed (no buttons; :mod:`forwarder.report` leaves spam and duplicates out).
+Every change is an event (kinds in :mod:`forwarder.migrations`; this module adds ``relabelled``
+{topic, from_topic}, ``status_query`` {inbound}, ``flagged`` {confidential, admin}, ``spam``
+{group, name}, ``duplicate`` {of, of_id, group, name}; an officer's re-route carries
+``topic_by_officer``).
 
 The functions named ``*_tx`` write inside the caller's transaction (``with transaction(store)``)
 so an action, its events, labels and queued followups commit together or not at all.
@@ -33,7 +37,9 @@ from forwarder.types import ComplaintView
 
 NEW, ACKED, IN_PROGRESS, DONE = "baru", "diterima", "diproses", "selesai"
 REOPENED, SOLVED, REROUTED, NOT_OURS = "dibuka_kembali", "tuntas", "dialihkan", "bukan_kewenangan"
+SPAM, DUPLICATE = "spam", "duplikat"
 OPEN = frozenset({NEW, ACKED, IN_PROGRESS, REOPENED, REROUTED, NOT_OURS})
+CLOSED = frozenset({SOLVED, SPAM, DUPLICATE})
 
 #: officer action -> (event kind, new status, statuses it may start from)
 TRANSITIONS: dict[str, tuple[str, str, frozenset[str]]] = {
@@ -44,7 +50,7 @@ TRANSITIONS: dict[str, tuple[str, str, frozenset[str]]] = {
 
 STATUS_TEXT = {NEW: "baru", ACKED: "diterima", IN_PROGRESS: "diproses", DONE: "selesai",
                REOPENED: "dibuka kembali", SOLVED: "tuntas", REROUTED: "dialihkan",
-               NOT_OURS: "bukan kewenangan"}
+               NOT_OURS: "bukan kewenangan", SPAM: "spam", DUPLICATE: "duplikat"}
 NOTE_LIMIT = 300  # characters of an officer's note shown in the status line
 
 
@@ -155,7 +161,8 @@ def status_line(store: Store, row: dict[str, Any], group_name: str | None, zone:
     last = {kind: (at, data) for at, _, kind, data in events_of(store, cid)}
     text = STATUS_TEXT.get(status, status)
     kind = {ACKED: "acknowledged", IN_PROGRESS: "in_progress", DONE: "done", REOPENED: "reopened",
-            SOLVED: "confirmed_solved", REROUTED: "rerouted", NOT_OURS: "not_ours"}.get(status)
+            SOLVED: "confirmed_solved", REROUTED: "rerouted", NOT_OURS: "not_ours", SPAM: "spam",
+            DUPLICATE: "duplicate"}.get(status)
     if kind and kind in last:
         at, data = last[kind]
         when = format_received(parse_iso(at), zone)
@@ -175,7 +182,11 @@ def status_line(store: Store, row: dict[str, Any], group_name: str | None, zone:
             text = f"dialihkan ke {', '.join(data.get('to_groups') or [])} oleh {_who(data)}"
         elif status == NOT_OURS:
             text = f"dikembalikan: bukan kewenangan {data.get('group', 'grup')}"
-    return text, status != SOLVED
+        elif status == SPAM:
+            text = f"ditandai spam oleh {_who(data)}, {when}"
+        elif status == DUPLICATE:
+            text = f"duplikat dari {data.get('of') or 'pengaduan lain'} (ditandai oleh {_who(data)}, {when})"
+    return text, status not in CLOSED
 
 
 # -- officer actions (inside a transaction) -------------------------------------------------------
@@ -228,8 +239,8 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
                 group: str, name: str, fallback: Destination) -> bool:
     """The group says the complaint is not theirs. When no group holds it any more it goes to
     triage (unless triage itself said so). Returns True when it was sent to triage."""
-    if row["status"] == SOLVED:
-        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup.")
+    if row["status"] in CLOSED:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup ({STATUS_TEXT[row['status']]}).")
     if group in left_groups(store, row["id"]):
         raise ActionRefused("Grup ini sudah melepas pengaduan ini.")
     event_tx(conn, now, row["id"], actor, "not_ours", {"group": group, "name": name})
@@ -246,18 +257,24 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
 
 def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, dest: Destination,
                     actor: str, from_group: str | None, reason: str, topic: str | None,
-                    kecamatan: str | None, to_groups: list[str] | None = None, by_group: str | None = None) -> bool:
+                    kecamatan: str | None, to_groups: list[str] | None = None, by_group: str | None = None,
+                    topic_by_officer: bool = False) -> bool:
     """Give the complaint to ``dest``: a new pending delivery (or, when the group had it before,
-    its message is edited to show it is back) and a ``rerouted`` event. True when it is new."""
+    its message is edited to show it is back) and a ``rerouted`` event; ``from_group`` (when
+    given) is the group whose part ends here (:mod:`forwarder.report` stops its clock).
+    ``topic_by_officer``: ``topic`` was chosen by an officer (shown instead of the model's
+    confidence). True when the delivery is new."""
     cur = conn.execute(
         "insert into deliveries(complaint_id, group_name, sink, chat_id, state, attempts, next_attempt_at, "
         "parts_sent, message_ids, uncertain, created_at, updated_at) values (?,?,?,?,'pending',0,?,0,'[]',0,?,?) "
         "on conflict(complaint_id, group_name) do nothing",
         (complaint_id, dest.group_name, dest.sink, dest.chat_id, now, now, now))
-    event_tx(conn, now, complaint_id, actor, "rerouted",
-             {"group": dest.group_name, "to_group": dest.group_name, "from_group": from_group,
-              "to_groups": to_groups or [dest.group_name], "reason": reason, "topic": topic,
-              "kecamatan": kecamatan, "by_group": by_group or from_group})
+    data = {"group": dest.group_name, "to_group": dest.group_name, "from_group": from_group,
+            "to_groups": to_groups or [dest.group_name], "reason": reason, "topic": topic,
+            "kecamatan": kecamatan, "by_group": by_group or from_group}
+    if topic_by_officer:
+        data["topic_by_officer"] = True
+    event_tx(conn, now, complaint_id, actor, "rerouted", data)
     return bool(cur.rowcount)
 
 
@@ -266,8 +283,8 @@ def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
                dests: list[Destination]) -> list[str]:
     """Move the complaint to ``dests`` with its corrected topic/kecamatan; records a label for
     retraining. Returns the names of the groups it went to."""
-    if row["status"] == SOLVED:
-        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup.")
+    if row["status"] in CLOSED:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup ({STATUS_TEXT[row['status']]}).")
     names = [d.group_name for d in dests]
     if not dests or names == [from_group]:
         raise ActionRefused("Tidak ada grup lain untuk topik dan kecamatan itu.")
@@ -275,7 +292,7 @@ def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
     for dest in dests:
         if dest.group_name != from_group:
             add_delivery_tx(conn, store, now, row["id"], dest, actor, moved_from, f"dialihkan oleh {name}",
-                            topic, kecamatan, to_groups=names, by_group=from_group)
+                            topic, kecamatan, to_groups=names, by_group=from_group, topic_by_officer=True)
     conn.execute("update complaints set topic = ?, kecamatan = coalesce(?, kecamatan), status = ? where id = ?",
                  (topic, kecamatan, REROUTED, row["id"]))
     label_tx(conn, now, row, topic, actor)
@@ -289,11 +306,71 @@ def label_tx(conn: sqlite3.Connection, now: str, row: dict[str, Any], topic: str
                  (row["id"], row["text"] or "", topic, actor, now))
 
 
-def relabel_tx(conn: sqlite3.Connection, now: str, row: dict[str, Any], topic: str, actor: str, name: str) -> None:
-    """A topic correction without moving the complaint (``/topik``)."""
+def relabel_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], topic: str, actor: str,
+               name: str) -> None:
+    """A topic correction without moving the complaint (``/topik``); its messages show the new topic."""
     event_tx(conn, now, row["id"], actor, "relabelled", {"topic": topic, "from_topic": row["topic"], "name": name})
     conn.execute("update complaints set topic = ? where id = ?", (topic, row["id"]))
     label_tx(conn, now, row, topic, actor)
+    queue_edits_tx(conn, store, now, row["id"])
+
+
+def mark_spam_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
+                 group: str | None, name: str) -> None:
+    """``/spam``: event ``spam`` {group, name}, status ``spam`` (closed), messages edited."""
+    if row["status"] in (SPAM, DUPLICATE):
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditandai {STATUS_TEXT[row['status']]}.")
+    event_tx(conn, now, row["id"], actor, "spam", {"group": group, "name": name})
+    set_status_tx(conn, row["id"], SPAM)
+    queue_edits_tx(conn, store, now, row["id"])
+
+
+def original_of(store: Store, row: dict[str, Any], code: str) -> dict[str, Any]:
+    """The complaint that ``row`` duplicates, named by tracking ``code`` (already normalised);
+    a complaint that is itself a duplicate leads to its original. Raises ActionRefused when there
+    is none, when it is ``row`` itself, or when it was marked spam."""
+    found = store.complaint_by_code(code) if code else None
+    if found is None:
+        raise ActionRefused(f"Pengaduan dengan kode {code} tidak ditemukan." if code else
+                            "Tulis kode pengaduan aslinya: /duplikat <kode>.")
+    original = dict(found)
+    for _ in range(50):  # a chain of duplicates leads to the first complaint
+        if original["status"] != DUPLICATE:
+            break
+        marks = events_of(store, original["id"], "duplicate")
+        nxt = store.complaint(int(marks[-1][3]["of_id"])) if marks and marks[-1][3].get("of_id") else None
+        if nxt is None:
+            break
+        original = dict(nxt)
+    if original["id"] == row["id"]:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} tidak bisa menjadi duplikat dirinya sendiri.")
+    if original["status"] == SPAM:
+        raise ActionRefused(f"Pengaduan {original['tracking_code']} ditandai spam; tidak bisa menjadi aslinya.")
+    return original
+
+
+def mark_duplicate_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any],
+                      original: dict[str, Any], actor: str, group: str | None, name: str) -> None:
+    """``/duplikat <kode>``: event ``duplicate`` {of, of_id, group, name}, status ``duplikat``
+    (closed), messages edited to name the original (from :func:`original_of`)."""
+    if row["status"] in (SPAM, DUPLICATE):
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditandai {STATUS_TEXT[row['status']]}.")
+    event_tx(conn, now, row["id"], actor, "duplicate",
+             {"of": original["tracking_code"], "of_id": original["id"], "group": group, "name": name})
+    set_status_tx(conn, row["id"], DUPLICATE)
+    queue_edits_tx(conn, store, now, row["id"])
+
+
+def officer_topic_note(store: Store, complaint_id: int) -> str | None:
+    """How an officer set the complaint's topic, for the group message ("dialihkan oleh petugas",
+    "dikoreksi oleh petugas"), or None when the topic is still the model's."""
+    note = None
+    for _, _, kind, data in events_of(store, complaint_id, "relabelled", "rerouted"):
+        if kind == "relabelled":
+            note = "dikoreksi oleh petugas"
+        elif data.get("topic_by_officer"):
+            note = "dialihkan oleh petugas"
+    return note
 
 
 # -- the citizen's answers (inside a transaction) -----------------------------------------------
@@ -316,7 +393,8 @@ def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: s
     row = store.complaint(base.complaint_id)
     status, actionable = status_line(store, row, getattr(group, "name", None), zone)
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    fields.update(status=status, actionable=actionable)
+    fields.update(status=status, actionable=actionable,
+                  topic_note=base.topic_note or officer_topic_note(store, base.complaint_id))
     if is_confidential(row) and group is not None and not group.confidential and not group.fallback:
         fields.update(text="(isi pengaduan ini dirahasiakan dan dipindahkan ke grup rahasia)",
                       keywords=(), status="dipindahkan: rahasia", actionable=False)

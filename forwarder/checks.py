@@ -15,10 +15,13 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
 
     * every topic the model can emit reaches a group, or the fallback catches it (warning);
     * a topic named in the config that the model never emits (warning: that group stays quiet);
-    * every kecamatan named in a group is one of the kabupaten's (problem, with a suggestion).
+    * every kecamatan named in a group is one of the kabupaten's (problem, with a suggestion);
+    * every source named in ``citizen.acknowledge_sources`` exists (problem) and can answer
+      (warning; :func:`forwarder.citizen.check_sources`).
     """
-    problems: list[Problem] = []
-    warnings: list[str] = []
+    from forwarder.citizen import check_sources
+
+    problems, warnings = check_sources(settings)
     try:
         from forwarder.classify.places import Gazetteer
 

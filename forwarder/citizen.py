@@ -10,6 +10,7 @@ What the citizen receives (keys of :data:`TEMPLATES`; each can be replaced in th
 ``done_check``      an officer marked it done: "is it really solved? answer SUDAH or BELUM"
 ``reopened``        after "belum": it went back to the officers
 ``confirmed``       after "sudah": closed
+``merged``          an officer marked it a duplicate (``/duplikat``): the code it was merged into
 ``status``          answer to ``CEK <code>``; ``unknown_code`` when no complaint has that code
 ==================  ============================================================================
 
@@ -39,7 +40,7 @@ from typing import Any
 from forwarder import followups
 from forwarder.casework import complaint_meta, events_of
 from forwarder.config import Settings
-from forwarder.errors import PermanentError
+from forwarder.errors import PermanentError, Problem
 from forwarder.sms import queue_sms, split_sms
 from forwarder.sources.gammu_db import smsd_connection
 from forwarder.store import Store
@@ -56,6 +57,8 @@ TEMPLATES: dict[str, tuple[str, frozenset[str]]] = {
     "reopened": ("Pengaduan {code} kami buka kembali dan kami teruskan lagi ke petugas. Terima kasih.",
                  frozenset({"code"})),
     "confirmed": ("Terima kasih, pengaduan {code} kami tutup.", frozenset({"code"})),
+    "merged": (("Pengaduan {code} sama dengan pengaduan {of} yang sudah kami terima, jadi kami gabungkan. "
+                "Cek status: kirim CEK {of}"), frozenset({"code", "of"})),
     "status": ("Status pengaduan {code}: {status}.", frozenset({"code", "status"})),
     "unknown_code": ("Kode pengaduan {code} tidak ditemukan. Periksa lagi kodenya.", frozenset({"code"})),
 }
@@ -66,6 +69,7 @@ STATUS_FOR_CITIZEN = {
     "diproses": "sedang diproses petugas", "selesai": "selesai, menunggu konfirmasi Anda (balas SUDAH/BELUM)",
     "dibuka_kembali": "dibuka kembali, diteruskan lagi ke petugas", "tuntas": "selesai",
     "dialihkan": "diteruskan ke petugas yang berwenang", "bukan_kewenangan": "sedang diteruskan ke petugas yang berwenang",
+    "spam": "ditutup", "duplikat": "digabung dengan pengaduan lain",
 }
 
 X_POST_LIMIT = 280  # weighted characters of one X post (twitter-text; forwarder.sources.twitter_format)
@@ -175,8 +179,41 @@ def acknowledge_missed(store: Store, settings: Settings, since: str) -> int:
     return acknowledge(store, settings, ids)
 
 
-def status_text(row: Mapping[str, Any]) -> str:
-    return STATUS_FOR_CITIZEN.get(row["status"], str(row["status"]))
+def status_text(row: Mapping[str, Any], store: Store | None = None) -> str:
+    """What ``CEK`` says of complaint ``row``'s status; a duplicate names the code it was merged
+    into when ``store`` is given."""
+    text = STATUS_FOR_CITIZEN.get(row["status"], str(row["status"]))
+    if row["status"] == "duplikat" and store is not None:
+        marks = events_of(store, row["id"], "duplicate")
+        if marks and marks[-1][3].get("of"):
+            text = f"digabung dengan pengaduan {marks[-1][3]['of']}"
+    return text
+
+
+def check_sources(settings: Settings) -> tuple[list[Problem], list[str]]:
+    """Problems and warnings of ``citizen.acknowledge_sources``: every name must be a configured
+    source (problem otherwise: that source's citizens would silently get nothing); a named source
+    that cannot answer (an X source without reply keys, a type with no way back) is a warning."""
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    names = settings.citizen.acknowledge_sources
+    if names is None:
+        return problems, warnings
+    for i, name in enumerate(names):
+        where = f"citizen.acknowledge_sources[{i}]"
+        source = settings.sources.get(name)
+        if source is None:
+            problems.append(Problem(where, f"no source named {name!r}",
+                                    f"configured sources: {', '.join(sorted(settings.sources)) or 'none'}"))
+        elif getattr(source, "type", None) == "twitter" and not getattr(source, "can_reply", False):
+            warnings.append(f"{where}: X source {name!r} has no reply keys (consumer_key ...): "
+                            "its citizens get no acknowledgment")
+        elif getattr(source, "type", None) not in ("gammu_smsd", "twitter"):
+            warnings.append(f"{where}: source {name!r} cannot answer citizens: it gets no acknowledgment")
+    if names and not settings.citizen.acknowledge:
+        warnings.append("citizen.acknowledge_sources is set but citizen.acknowledge is false: "
+                        "no acknowledgment is sent")
+    return problems, warnings
 
 
 # -- sending -------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         if row is not None:
             casework.event_tx(conn, now, row["id"], "citizen", "status_query", {"inbound": inbound_id})
             if to:
-                citizen.queue_tx(conn, store, settings, now, row, "status", key, to=to, status=citizen.status_text(row))
+                citizen.queue_tx(conn, store, settings, now, row, "status", key, to=to, status=citizen.status_text(row, store))
         elif to:
             channel, via, target = to
             followups.enqueue(conn, now, kind="unknown_code", channel=channel, via=via, target=target,

@@ -45,8 +45,11 @@ log = logging.getLogger("forwarder.followups")
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
 SMS, X, CHAT, EDIT = "sms", "x", "chat", "edit"
 CITIZEN_CHANNELS = (SMS, X)
-#: ``followups.buttons``: what goes under a chat post (none for now; kept for reply markup)
+#: ``followups.buttons``: what goes with a chat post. NONE: plain text. FORCE_REPLY: the text
+#: is Telegram HTML (it mentions the officer asked) and goes with a selective ForceReply, so that
+#: the officer's client opens the reply field (used for the done note).
 MARKUP_NONE = 0
+FORCE_REPLY = 1
 
 
 @dataclass(frozen=True)

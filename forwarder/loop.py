@@ -162,6 +162,14 @@ class OfficerLoop:
             elif delivery is not None and delivery.state != DEAD:
                 raise errors.TemporaryError("the complaint's message is not in the group yet", retry_after=2.0)
         chat = self.p.store.chat_override(row.via, row.target) or row.target
+        if row.buttons == followups.FORCE_REPLY:  # the text is HTML (it mentions an officer)
+            if getattr(self.p.settings.sinks.get(row.via), "type", None) == "telegram" and not self.p.dry_run:
+                from forwarder.sinks.telegram_updates import send_prompt
+
+                return await send_prompt(sink, chat, row.text or "", reply_to=reply_to)
+            if getattr(sink, "supports_buttons", False):
+                return await sink.send(chat, row.text or "", reply_to=reply_to)
+            return await sink.send(chat, row.text or "")
         if getattr(sink, "supports_buttons", False):
             return await sink.send(chat, row.text or "", plain=True, reply_to=reply_to)
         return await sink.send(chat, row.text or "", plain=True)

@@ -168,3 +168,26 @@ async def test_dry_run_prints_messages_to_citizens_instead_of_sending(tmp_path: 
     out = capsys.readouterr().out
     assert "ke pelapor lewat SMS" in out and kit.complaint()["tracking_code"] in out
     assert "81234567001" not in out
+
+
+def test_acknowledge_sources_must_name_configured_sources(tmp_path: Path, tg: FakeTelegram) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from forwarder.checks import cross_check
+    from forwarder.cli import main
+
+    data = Kit(tmp_path, tg).data
+    data["sources"]["x"] = {"type": "twitter", "bearer_token": "AAAA-bearer"}  # reads only: cannot reply
+    data["citizen"] = {"acknowledge_sources": ["sms", "smss", "x"]}
+    problems, warnings = cross_check(parse_config(data, env={}), load_model=False)
+    assert [(p.path, p.message) for p in problems] == [("citizen.acknowledge_sources[1]", "no source named 'smss'")]
+    assert "sms, x" in problems[0].hint
+    assert any(w.startswith("citizen.acknowledge_sources[2]") and "no reply keys" in w for w in warnings)
+
+    path = tmp_path / "groups.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check-config", "--no-model", "--config", str(path)])
+    assert result.exit_code == 2 and "citizen.acknowledge_sources[1]: no source named 'smss'" in result.output
+    data["citizen"] = {"acknowledge_sources": ["sms"]}
+    assert cross_check(parse_config(data, env={}), load_model=False)[0] == []

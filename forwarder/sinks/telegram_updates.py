@@ -13,28 +13,70 @@ Offsets: Telegram forgets an update once getUpdates is called with a higher ``of
 first offset after a start is one past the highest update id recorded in ``telegram_updates``
 (written in the transaction of each action), so an update redelivered after a crash is seen
 again and recognised as handled, and one never handled is not skipped.
+
+Pruning: Telegram keeps an update it has not been asked to forget for at most 24 hours (Bot API
+"Getting updates"), so a handled update older than that can never come again. Every
+:data:`PRUNE_EVERY_SECS` (and after a ``--once`` drain) the poller deletes the sink's rows older
+than ``keep_days`` (default :data:`KEEP_DAYS`), always keeping the newest row, from which the
+first offset is read.
+
+:func:`send_prompt` sends the done-note request with a selective ForceReply (PTB's
+``ForceReply``): a markup the sink's ``send`` does not offer, since it is needed only here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import random
+import re
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
+import telegram
 import telegram.error as tg_error
+from telegram.constants import ParseMode
 
 from forwarder import errors
-from forwarder.actions import Actions, Incoming, Outcome
+from forwarder.actions import PROMPT_PLACEHOLDER, Actions, Incoming, Outcome
 from forwarder.health import Health, kv
 from forwarder.sinks.telegram_errors import translate
-from forwarder.store import Store
+from forwarder.store import Store, iso
 
 log = logging.getLogger("forwarder.telegram_updates")
 
 ALLOWED_UPDATES = ["message", "callback_query"]
 CALLBACK_TEXT_LIMIT = 200  # answerCallbackQuery text: 0-200 characters (Bot API)
+KEEP_DAYS = 7.0  # handled updates kept this long (Telegram redelivers for 24 hours at most)
+PRUNE_EVERY_SECS = 3600.0
+_TAG = re.compile(r"<[^>]+>")
+
+
+async def send_prompt(sink: Any, chat_id: str, text_html: str, *, reply_to: str | None = None) -> str:
+    """sendMessage ``text_html`` (Telegram HTML) to ``chat_id`` of a started telegram ``sink``
+    with ``ForceReply(selective=True)``, as a reply to ``reply_to`` when given (sent anyway when
+    that message is gone). When Telegram refuses the HTML the text goes again as plain text.
+    Returns the message id. Raises like the sink's ``send`` (forwarder.errors)."""
+    from forwarder.sinks.telegram import chat_id_param
+
+    extra: dict[str, Any] = {}
+    if reply_to is not None:
+        extra["reply_parameters"] = telegram.ReplyParameters(message_id=int(reply_to),
+                                                             allow_sending_without_reply=True)
+    markup = telegram.ForceReply(selective=True, input_field_placeholder=PROMPT_PLACEHOLDER)
+    for plain in (False, True):
+        text = html.unescape(_TAG.sub("", text_html)) if plain else text_html
+        try:
+            message = await sink.bot.send_message(chat_id=chat_id_param(chat_id), text=text, reply_markup=markup,
+                                                  parse_mode=None if plain else ParseMode.HTML, **extra)
+            return str(message.message_id)
+        except tg_error.TelegramError as exc:
+            error = translate(exc, chat_id=chat_id, sending=True, token=sink.config.token)
+            if plain or not isinstance(error, errors.MessageRejected):
+                raise error from None
+    raise AssertionError("unreachable")
 
 
 def to_incoming(sink: str, update: Any) -> Incoming | None:
@@ -46,7 +88,7 @@ def to_incoming(sink: str, update: Any) -> Incoming | None:
         return Incoming(sink, update.update_id, str(message.chat.id) if message else "", user.id,
                         user.first_name or "", bool(user.is_bot),
                         message_id=str(message.message_id) if message else None,
-                        callback_id=str(query.id), data=query.data or "")
+                        callback_id=str(query.id), data=query.data or "", user_handle=user.username or "")
     message = update.message
     if message is None or message.text is None:
         return None
@@ -55,22 +97,49 @@ def to_incoming(sink: str, update: Any) -> Incoming | None:
     return Incoming(sink, update.update_id, str(message.chat.id), user.id if user else None,
                     (user.first_name or "") if user else "", bool(user.is_bot) if user else True,
                     text=message.text, message_id=str(message.message_id),
-                    reply_to=str(reply.message_id) if reply is not None else None)
+                    reply_to=str(reply.message_id) if reply is not None else None,
+                    user_handle=(user.username or "") if user else "")
 
 
 class UpdatePoller:
     """Reads and handles the updates of one telegram sink (started before use)."""
 
     def __init__(self, name: str, sink: Any, actions: Actions, store: Store, *,
-                 long_poll_secs: float = 25.0, health: Health | None = None) -> None:
+                 long_poll_secs: float = 25.0, health: Health | None = None, keep_days: float = KEEP_DAYS) -> None:
         self.name = name
         self.sink = sink
         self.actions = actions
         self.store = store
         self.long_poll_secs = long_poll_secs
         self.health = health
+        self.keep_days = max(keep_days, 1.0)  # never under Telegram's 24-hour redelivery window
         self.offset: int | None = None
         self.handled = 0
+        self._pruned_at: float | None = None  # event-loop time of the last prune
+
+    def prune(self) -> int:
+        """Delete this sink's handled updates older than ``keep_days`` (by the store's clock),
+        keeping the newest one; returns how many rows went. Raises sqlite3.Error."""
+        cutoff = iso(self.store.clock() - timedelta(days=self.keep_days))
+        with self.store.db.conn as conn:
+            cur = conn.execute(
+                "delete from telegram_updates where sink = ? and at < ? and update_id < "
+                "(select max(update_id) from telegram_updates where sink = ?)", (self.name, cutoff, self.name))
+        return cur.rowcount
+
+    def prune_due(self) -> int:
+        """:meth:`prune` when :data:`PRUNE_EVERY_SECS` passed since the last one (or never ran);
+        a locked database only postpones it."""
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_SECS:
+            return 0
+        try:
+            removed = self.prune()
+        except sqlite3.Error as exc:
+            log.warning(kv(event="updates_prune_failed", sink=self.name, error=str(exc)))
+            return 0
+        self._pruned_at = now
+        return removed
 
     def _first_offset(self) -> int | None:
         row = self.store.db.execute("select max(update_id) from telegram_updates where sink = ?", [self.name]).fetchone()
@@ -134,6 +203,7 @@ class UpdatePoller:
         # confirm the last batch so Telegram forgets it
         if total and self.offset is not None:
             await self.fetch(0)
+        self.prune_due()
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -141,6 +211,7 @@ class UpdatePoller:
         failures = 0
         channel = f"updates:{self.name}"
         while not stop.is_set():
+            self.prune_due()
             fetch = asyncio.create_task(self.fetch(self.long_poll_secs))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({fetch, stopper}, return_when=asyncio.FIRST_COMPLETED)
