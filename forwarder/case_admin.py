@@ -6,7 +6,9 @@ without a record. ``forwarder flag CODE --confidential --admin NAME`` marks a co
 confidential after the fact (as the word RAHASIA does on intake): deliveries not yet sent to
 groups that may not see it are dropped, its forwarded messages there are edited to hold the text
 back, and it is delivered to the groups configured for confidential cases (``confidential: true``;
-triage when there is none for its topic). Event ``flagged`` {confidential, admin}.
+triage when there is none for its topic). Event ``flagged`` {confidential, admin}; each group
+that held it and may not see it any more gets a ``rerouted`` event with ``from_group`` (so
+:mod:`forwarder.report` ends that group's part as moved and charges the time to the new group).
 
 Both act on the database only; a running daemon sends the new deliveries and edits.
 """
@@ -81,19 +83,27 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
     dests = [Destination(g.name, g.sink, store.chat_override(g.sink, g.chat_id) or g.chat_id) for g in routing.groups]
     now = store.now()
     actor = f"admin:{admin}"
+    names = [d.group_name for d in dests]
+    # the groups that hold it now and must let it go (read before anything changes)
+    leaving = [d.group_name for d in casework.owners(store, row["id"]) if d.group_name not in allowed]
     with casework.transaction(store) as conn:
         conn.execute("update complaints set meta = ? where id = ?",
                      (json.dumps(meta, ensure_ascii=False, default=str), row["id"]))
         casework.event_tx(conn, now, row["id"], actor, "flagged", {"confidential": True, "admin": admin})
+        for i, dest in enumerate(dests):
+            casework.add_delivery_tx(conn, store, now, row["id"], dest, actor, leaving[0] if i == 0 and leaving else None,
+                                     "ditandai rahasia", row["topic"], row["kecamatan"], to_groups=names)
+        for group in leaving[1:]:  # one rerouted event per group that gave it away
+            casework.event_tx(conn, now, row["id"], actor, "rerouted",
+                              {"group": dests[0].group_name, "to_group": dests[0].group_name, "from_group": group,
+                               "to_groups": names, "reason": "ditandai rahasia", "topic": row["topic"],
+                               "kecamatan": row["kecamatan"], "by_group": group})
         for d in casework.deliveries_of(store, row["id"]):
             if d.group_name not in allowed and d.state in OPEN_STATES:
                 conn.execute("update deliveries set state = ?, last_error = ?, updated_at = ? where id = ?",
                              (DEAD, "dropped: the complaint was marked confidential", now, d.id))
                 casework.event_tx(conn, now, row["id"], actor, "delivery_dead",
                                   {"group": d.group_name, "error": "marked confidential"})
-        for dest in dests:
-            casework.add_delivery_tx(conn, store, now, row["id"], dest, actor, None, "ditandai rahasia",
-                                     row["topic"], row["kecamatan"])
         casework.queue_edits_tx(conn, store, now, row["id"])
     return [d.group_name for d in dests]
 

@@ -71,3 +71,45 @@ async def test_flag_moves_a_complaint_to_the_confidential_group(tmp_path: Path, 
     again = CliRunner().invoke(main, ["flag", code, "--confidential", "--admin", "Pak Joko",
                                       "--config", str(config_file(kit))])
     assert "already confidential" in again.output
+
+
+async def test_flag_ends_the_old_groups_part_in_the_report(tmp_path: Path, tg: FakeTelegram) -> None:
+    from datetime import timedelta
+
+    from forwarder.case_admin import flag_confidential
+    from forwarder.report import Deadlines, build_report
+    from forwarder.store import Store
+    from forwarder.workdays import WorkCalendar
+
+    kit = Kit(tmp_path, tg)
+    add_inbox_sms(kit.smsd_db, "081234567001", TEXT, kit.clock(), timezone="UTC")
+    await kit.once()
+    code = kit.complaint()["tracking_code"]
+    kit.clock.advance(hours=1)
+    store = Store.open(kit.settings.database, clock=kit.clock)  # the CLI's work, on the test's clock
+    try:
+        assert flag_confidential(store, kit.settings, code, "Pak Joko") == ["pupuk-rahasia"]
+    finally:
+        store.close()
+    await kit.once()
+    kit.clock.advance(hours=2)
+    secret = kit.first_message(RAHASIA, code)
+    tg.push_reply(RAHASIA, secret.message_id, "/selesai Gudang sudah diperiksa", user={"id": 5550001,
+                  "is_bot": False, "first_name": "Andi"})
+    await kit.once()
+    moves = [json.loads(r["data"]) for r in kit.rows("select data from events where kind = 'rerouted'")]
+    assert [(m["from_group"], m["to_group"]) for m in moves] == [("pertanian-pupuk", "pupuk-rahasia")]
+
+    store = Store.open(kit.settings.database, clock=kit.clock)
+    try:
+        rep = build_report(store, by="group", since=kit.clock() - timedelta(days=30), until=kit.clock(),
+                           now=kit.clock(), calendar=WorkCalendar.from_settings(kit.settings),
+                           deadlines=Deadlines(3, 5))
+    finally:
+        store.close()
+    rows = {r.key: r for r in rep.rows}
+    # the old group's part ended when it was flagged: not open, not overdue, counted as moved away
+    assert (rows["pertanian-pupuk"].assigned, rows["pertanian-pupuk"].open, rows["pertanian-pupuk"].moved) == (0, 0, 1)
+    assert (rows["pupuk-rahasia"].assigned, rows["pupuk-rahasia"].done) == (1, 1)
+    assert rows["pupuk-rahasia"].done_median_h == 2.0  # from its own delivery, not from the intake
+    assert rep.excluded == {"moved": 1}
