@@ -185,3 +185,23 @@ async def test_the_fake_answers_a_force_reply_like_telegram(tg: FakeTelegram) ->
     assert sent.reply_markup is None and with_buttons.reply_markup == keyboard
     assert tg.messages(JALAN)[0].reply_markup == {"force_reply": True, "selective": True}
     assert "nline keyboard expected" in refused
+
+
+async def test_the_prompt_goes_as_plain_text_when_the_html_is_refused(tg: FakeTelegram) -> None:
+    from forwarder.context import Context
+    from forwarder.sinks import telegram as telegram_sink
+    from forwarder.sinks.telegram_updates import send_prompt
+
+    sink = telegram_sink.Sink("tg", telegram_sink.Config(type="telegram", token=tg.token, api_base_url=tg.base_url),
+                              Context())
+    await sink.start()
+    try:
+        tg.reject_html(JALAN)
+        sent = await send_prompt(sink, JALAN, '<a href="tg://user?id=1">Andi &amp; Budi</a>, tulis catatan',
+                                 reply_to="999")  # a message that is gone: sent anyway
+    finally:
+        await sink.close()
+    (message,) = tg.messages(JALAN)
+    assert str(message.message_id) == sent
+    assert (message.parse_mode, message.visible) == (None, "Andi & Budi, tulis catatan")
+    assert message.reply_markup["force_reply"] is True and message.reply_to_message_id is None

@@ -66,17 +66,19 @@ async def send_prompt(sink: Any, chat_id: str, text_html: str, *, reply_to: str 
         extra["reply_parameters"] = telegram.ReplyParameters(message_id=int(reply_to),
                                                              allow_sending_without_reply=True)
     markup = telegram.ForceReply(selective=True, input_field_placeholder=PROMPT_PLACEHOLDER)
-    for plain in (False, True):
-        text = html.unescape(_TAG.sub("", text_html)) if plain else text_html
+
+    async def send(text: str, parse_mode: str | None) -> str:
         try:
-            message = await sink.bot.send_message(chat_id=chat_id_param(chat_id), text=text, reply_markup=markup,
-                                                  parse_mode=None if plain else ParseMode.HTML, **extra)
-            return str(message.message_id)
+            message = await sink.bot.send_message(chat_id=chat_id_param(chat_id), text=text, parse_mode=parse_mode,
+                                                  reply_markup=markup, **extra)
         except tg_error.TelegramError as exc:
-            error = translate(exc, chat_id=chat_id, sending=True, token=sink.config.token)
-            if plain or not isinstance(error, errors.MessageRejected):
-                raise error from None
-    raise AssertionError("unreachable")
+            raise translate(exc, chat_id=chat_id, sending=True, token=sink.config.token) from None
+        return str(message.message_id)
+
+    try:
+        return await send(text_html, ParseMode.HTML)
+    except errors.MessageRejected:  # the markup refused: the same words without it
+        return await send(html.unescape(_TAG.sub("", text_html)), None)
 
 
 def to_incoming(sink: str, update: Any) -> Incoming | None:
