@@ -1,4 +1,5 @@
-"""Quality floor on the real Surabaya complaints (../shared/data), protocol of its README.
+"""Quality floor on the real Surabaya complaints (../shared/data), protocol of its README, and the
+numpy predictions equal to scikit-learn's on its test split.
 
 Skipped when the shared data is absent. The data is read in place, never copied.
 """
@@ -9,9 +10,9 @@ import csv
 from pathlib import Path
 
 import pytest
+from test_classify_format import assert_same_as_scikit_learn, fit_both
 
 from forwarder.classify.evaluate import evaluate
-from forwarder.classify.train import fit_model
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "surabaya_mediacenter"
 
@@ -36,13 +37,25 @@ def topic_rows() -> tuple[list[str], list[str]]:
     return [r["keluhan"] for r in rows], [mapping[r["topik"]] for r in rows]
 
 
-def test_topic_quality_floor_on_time_split():
+@pytest.fixture(scope="module")
+def time_split():
+    """(model, its scikit-learn classifier, test texts, test labels): fitted on the oldest 80 %."""
     texts, labels = topic_rows()
     cut = round(len(texts) * 0.8)
-    model = fit_model(texts[:cut], labels[:cut])
-    tags = model.predict(texts[cut:])
-    metrics = evaluate(texts[cut:], labels[cut:], tags)
+    model, estimator = fit_both(texts[:cut], labels[:cut])
+    return model, estimator, texts[cut:], labels[cut:]
+
+
+def test_topic_quality_floor_on_time_split(time_split):
+    model, _, texts, labels = time_split
+    tags = model.predict(texts)
+    metrics = evaluate(texts, labels, tags)
     assert len(model.labels) == 15
     assert metrics["macro_f1"] >= TOPIC_MACRO_F1_FLOOR, metrics
     assert metrics["coverage"]["0.8"]["precision"] >= 0.92, metrics
     assert all(1 <= len(t.keywords) <= 5 for t in tags if t.topic is not None)
+
+
+def test_same_tags_as_scikit_learn_on_the_test_split(time_split):
+    model, estimator, texts, _ = time_split
+    assert_same_as_scikit_learn(model, estimator, texts)

@@ -9,7 +9,8 @@
   (the protocol of shared/data/README.md);
 * ``short_accuracy``/``n_short``: accuracy on complaints under :data:`SHORT_CHARS` characters.
 
-Texts with no usable words count as wrong (they go to triage).
+Texts with no usable words count as wrong (they go to triage). scikit-learn (metrics) and
+matplotlib are imported when these functions are called, not with the module.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from forwarder.types import Tag
 
@@ -42,6 +42,8 @@ def precision_at_coverage(
 
 def evaluate(texts: Sequence[str], truth: Sequence[str], tags: Sequence[Tag]) -> dict[str, Any]:
     """Figures for predictions ``tags`` of ``texts`` whose true topics are ``truth``."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
     predicted = [t.topic if t.topic is not None else "(none)" for t in tags]
     y = list(truth)
     correct = np.array([p == t for p, t in zip(predicted, y)])
@@ -79,6 +81,7 @@ def confusion_png(
 ) -> Path:
     """Draw the confusion matrix (rows true topic, columns predicted, row-normalised) to a PNG."""
     import matplotlib
+    from sklearn.metrics import confusion_matrix
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,20 +1,25 @@
 """The topic model: load, predict, save, and check it against the config.
 
-On disk a model is a directory holding two files:
+On disk a model is a directory holding:
 
-``model.skops``
-    ``{"features": TextFeatures, "classifier": <calibrated linear classifier>}`` written with
-    ``skops.io.dump``. It is loaded only after every type in it is found in :data:`TRUSTED_TYPES`
-    (``skops.io.get_untrusted_types``) and its SHA-256 matches the card: never a bare pickle.
+``model.npz``
+    The fitted features and calibrated linear classifier as plain arrays, in this project's own
+    format (see :mod:`forwarder.classify.modelfile`): read with numpy alone, with
+    ``allow_pickle=False``, so loading a model runs no code from the file and the daemon needs
+    neither scikit-learn nor scipy. It is loaded only if its SHA-256 matches the card.
 ``card.json``
-    The model card: ``version``, ``labels``, ``metrics`` (accuracy, macro-F1, per topic), ``data``
-    (SHA-256 and row counts of the training data), ``libraries`` (scikit-learn, numpy, scipy, skops,
-    Python versions), ``recipe``, ``created_at`` and ``model_sha256``.
-
+    The model card: ``version``, ``format`` (``"forwarder-linear"``) and ``format_version``,
+    ``labels``, ``metrics`` (accuracy, macro-F1, per topic), ``data`` (SHA-256 and row counts of
+    the training data), ``libraries`` (versions that trained it, for the record), ``recipe``,
+    ``created_at`` and ``model_sha256``.
 ``training_rows.u64`` (optional)
     Sorted 64-bit hashes (:func:`row_hash`) of the texts the model was fitted on, raw little-endian
     integers: a later comparison leaves these rows out of the held-out data, so a model is never
     judged on complaints it has seen.
+
+A model of an unknown ``format_version`` is refused with a :class:`~forwarder.errors.ModelError`
+that says to retrain; one in the earlier skops format (``model.skops``) with one that names
+``forwarder model convert``.
 
 ``load_model`` also accepts a *model store* (the directory the ``forwarder model`` commands manage,
 see :mod:`forwarder.classify.store`): a directory with a ``current`` file naming one of its
@@ -29,35 +34,30 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import zipfile
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy
-import scipy.sparse as sp
-import sklearn
-import skops
-import skops.io as sio
 
-from forwarder.classify.features import TextFeatures
+from forwarder.classify.features import Rows, TextFeatures
+from forwarder.classify.modelfile import (
+    FORMAT,
+    FORMAT_VERSION,
+    MODEL_FILE,
+    Linear,
+    read_arrays,
+    write_arrays,
+)
 from forwarder.classify.normalize import STOPWORDS, normalize, warm
 from forwarder.errors import ModelError
 from forwarder.types import Tag
 
-MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 ROWS_FILE = "training_rows.u64"
+LEGACY_FILE = "model.skops"
 NORMALIZER_VERSION = "2"
-
-TRUSTED_TYPES: list[str] = [
-    "forwarder.classify.features.TextFeatures",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
-]
-"""Types a model file may hold beyond what skops trusts itself (scikit-learn estimators, numpy
-and scipy arrays, builtins). Anything else makes :func:`load_model` refuse the file."""
 
 RETRAIN_HINT = (
     "retrain it with: forwarder train --data examples/complaints.csv --text-column text "
@@ -66,18 +66,16 @@ RETRAIN_HINT = (
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the libraries a model file depends on, as recorded in the card."""
-    return {
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "skops": skops.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def _minor(version: str) -> tuple[str, ...]:
-    return tuple(version.split(".")[:2])
+    """Versions of the libraries that trained a model, as recorded in the card (read from the
+    installed packages' metadata, without importing them)."""
+    out = {}
+    for name in ("scikit-learn", "numpy", "scipy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    out["python"] = platform.python_version()
+    return out
 
 
 def file_sha256(path: Path) -> str:
@@ -101,29 +99,34 @@ class TopicModel:
     """A fitted topic classifier.
 
     ``version`` identifies the model (shown to officers and stored with each tag), ``labels`` the
-    topics it can emit, ``card`` its model card (see the module doc).
+    topics it can emit, ``card`` its model card (see the module doc). ``features`` and
+    ``classifier`` (:class:`~forwarder.classify.modelfile.Linear`) are what ``model.npz`` holds.
     """
 
     def __init__(
         self,
         features: TextFeatures,
-        classifier: Any,
+        classifier: Linear,
         card: dict[str, Any],
         training_rows: np.ndarray | None = None,
     ) -> None:
+        if classifier.n_features != len(features.idf_):
+            raise ValueError(
+                f"classifier of {classifier.n_features} features for {len(features.idf_)} features"
+            )
         self.features = features
         self.training_rows = training_rows  # row_hash() of the fitted texts, if known
         self.classifier = classifier
         self.card = card
         self.version: str = str(card.get("version", ""))
-        self.classes: list[str] = [str(c) for c in classifier.classes_]
+        self.classes: list[str] = list(classifier.classes)
         self.labels: frozenset[str] = frozenset(self.classes)
-        self._weights = _class_weights(classifier).astype(np.float32)
+        self._weights = classifier.class_weights()
         features.warm()
         warm([t for t in features.word_vocab_ if " " not in t])
-        self._term_words = [
-            tuple(w for w in term.split(" ") if w not in STOPWORDS) for term in features.word_terms()
-        ]
+        terms = features.word_terms()
+        self._term_words = [tuple(w for w in t.split(" ") if w not in STOPWORDS) for t in terms]
+        self._is_pair = np.array([" " in t for t in terms], dtype=bool)
 
     def __repr__(self) -> str:
         return f"TopicModel(version={self.version!r}, labels={len(self.labels)})"
@@ -141,10 +144,11 @@ class TopicModel:
         if not todo:
             return tags
         X = self.features.transform([normed[i] for i in todo])
-        known = np.flatnonzero(np.diff(X.indptr) > 0)
+        known = np.flatnonzero(X.row_lengths() > 0)
         if len(known) == 0:
             return tags
-        X = X[known]
+        if len(known) < X.shape[0]:
+            X = X.take(known)
         proba = self.classifier.predict_proba(X)
         best = proba.argmax(axis=1)
         keywords = self._keywords(X, best, [normed[todo[i]] for i in known])
@@ -155,7 +159,7 @@ class TopicModel:
         return tags
 
     def _keywords(
-        self, X: sp.csr_matrix, best: np.ndarray, normed: list[str], most: int = 5
+        self, X: Rows, best: np.ndarray, normed: list[str], most: int = 5
     ) -> list[tuple[str, ...]]:
         """The words that add most to the chosen topic's score, at most ``most``, function words
         (:data:`~forwarder.classify.normalize.STOPWORDS`) left out.
@@ -163,24 +167,60 @@ class TopicModel:
         First the words of the word n-gram features with the largest positive contribution
         (feature value x class weight); when that gives fewer than 3, the text's other words are
         ranked by the summed class weights of their own features (unigram and char n-grams).
+        Equal contributions (features seen in exactly the same training texts) are ordered as
+        the first version of this model did: word pairs before single words, pairs by column
+        descending, single words latest first by their first appearance in the batch.
         """
         n_word = self.features.n_word_features_
-        words = X[:, :n_word].tocsr()
-        rows = np.repeat(np.arange(words.shape[0]), np.diff(words.indptr))
-        contrib = words.data * self._weights[best[rows], words.indices]
-        order = np.lexsort((-contrib, rows))
-        cols_sorted, positive = words.indices[order], contrib[order] > 0
+        entry_row = np.repeat(np.arange(X.shape[0]), X.row_lengths())
+        words = X.indices < n_word
+        rows, cols = entry_row[words], X.indices[words]
+        contrib = X.data[words] * self._weights[best[rows], cols]
+        positive = contrib > 0  # only these can be chosen: they sort before the others
+        rows, cols, contrib = rows[positive], cols[positive], contrib[positive]
+        starts = np.zeros(X.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=X.shape[0]), out=starts[1:])
+        order = self._ranked(rows, contrib, cols, X.unigram_columns)
+        cols_sorted, starts = cols[order].tolist(), starts.tolist()
         term_words = self._term_words
         out: list[tuple[str, ...]] = []
-        starts = words.indptr
-        for r in range(words.shape[0]):
-            start, end = starts[r], min(starts[r + 1], starts[r] + 2 * most)
-            top = cols_sorted[start:end][positive[start:end]]
+        for r in range(X.shape[0]):
+            top = cols_sorted[starts[r] : min(starts[r + 1], starts[r] + 2 * most)]
             chosen = dict.fromkeys(w for col in top for w in term_words[col])
             if len(chosen) < 3:
                 chosen.update(dict.fromkeys(self._by_own_features(normed[r], best[r], chosen)))
             out.append(tuple(chosen)[:most])
         return out
+
+    def _ranked(
+        self, rows: np.ndarray, contrib: np.ndarray, cols: np.ndarray, unigram_columns: np.ndarray
+    ) -> np.ndarray:
+        """Order of entries by row, then contribution (positive float32) descending, then the
+        tie rule of :meth:`_keywords`. One integer sort on ``row, contribution`` (the bits of a
+        positive float32 sort like the float), then the rare equal runs by :meth:`_tie_rank`."""
+        key = (rows.astype(np.int64) << 31) | (0x7FFFFFFF - contrib.view(np.int32)).astype(np.int64)
+        order = np.argsort(key)
+        ranked = key[order]
+        equal = ranked[1:] == ranked[:-1]
+        if equal.any():
+            tied = np.zeros(len(key), dtype=bool)
+            tied[1:] |= equal
+            tied[:-1] |= equal
+            where = np.flatnonzero(tied)
+            sub = order[where]
+            order[where] = sub[np.lexsort((self._tie_rank(cols[sub], unigram_columns), key[sub]))]
+        return order
+
+    def _tie_rank(self, cols: np.ndarray, unigram_columns: np.ndarray) -> np.ndarray:
+        """Order among equal contributions (see :meth:`_keywords`): pairs ``-(col + 1)``, single
+        words ``n - first appearance`` (``n`` distinct words in the batch)."""
+        rank = -(cols + 1)
+        single = ~self._is_pair[cols]
+        if single.any():
+            sorter = np.argsort(unigram_columns)
+            word = sorter[np.searchsorted(unigram_columns, cols[single], sorter=sorter)]
+            rank[single] = len(unigram_columns) - word
+        return rank
 
     def _by_own_features(self, text: str, topic: int, taken: dict[str, None]) -> list[str]:
         weights = self._weights[topic]
@@ -194,37 +234,24 @@ class TopicModel:
         return [w for _, w in sorted(scored, reverse=True)][: 3 - len(taken)]
 
 
-def _class_weights(classifier: Any) -> np.ndarray:
-    """(n_classes, n_features) weights of a linear classifier, averaged over calibration folds."""
-    if hasattr(classifier, "calibrated_classifiers_"):
-        coefs = [np.asarray(c.estimator.coef_) for c in classifier.calibrated_classifiers_]
-        coef = np.mean(coefs, axis=0)
-    else:
-        coef = np.asarray(classifier.coef_)
-    if coef.shape[0] == 1:  # binary: one row scores the second class
-        coef = np.vstack([-coef[0], coef[0]])
-    return coef
-
-
 def save_model(model: TopicModel, path: str | Path) -> Path:
-    """Write ``model.skops`` and ``card.json`` into directory ``path`` (created if needed).
+    """Write ``model.npz`` and ``card.json`` (and ``training_rows.u64`` when known) into
+    directory ``path`` (created if needed).
 
-    The card gets ``model_sha256`` and ``libraries`` filled in. Returns the directory.
+    The card gets ``format``, ``format_version``, ``model_sha256`` and ``libraries`` filled in.
+    Returns the directory.
     """
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / MODEL_FILE
-    sio.dump(
-        {"features": model.features, "classifier": model.classifier},
-        target,
-        compression=zipfile.ZIP_DEFLATED,
-        compresslevel=6,
-    )
+    write_arrays(target, model.features, model.classifier)
     if model.training_rows is not None:
         model.training_rows.astype("<u8").tofile(directory / ROWS_FILE)
     card = dict(model.card)
+    card["format"] = FORMAT
+    card["format_version"] = FORMAT_VERSION
     card["model_sha256"] = file_sha256(target)
-    card["libraries"] = library_versions()
+    card.setdefault("libraries", library_versions())
     card.setdefault("normalizer", NORMALIZER_VERSION)
     (directory / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
     model.card = card
@@ -271,20 +298,25 @@ def load_model(path: str | Path) -> TopicModel:
     """Load the model at ``path`` (a model directory or a model store; see the module doc).
 
     Raises :class:`~forwarder.errors.ModelError` when the model is missing or unreadable, when
-    ``model.skops`` differs from what its card recorded (modified afterwards) or holds a type
-    outside :data:`TRUSTED_TYPES`, or when it was made with another scikit-learn minor version
-    (its internals may differ: retraining is the only safe fix, and the message says how).
+    its card names a format or ``format_version`` this program does not read (the message says
+    to retrain, or to convert a model of the earlier skops format), or when ``model.npz`` differs
+    from what its card recorded (modified or replaced after training).
     """
     directory = resolve_model_dir(path)
     card = read_card(directory)
-    made_with = str(card.get("libraries", {}).get("scikit-learn", "unknown"))
-    if _minor(made_with) != _minor(sklearn.__version__):
+    target = directory / MODEL_FILE
+    if "format_version" not in card and (directory / LEGACY_FILE).is_file():
         raise ModelError(
-            f"the model at {directory} was trained with scikit-learn {made_with}, this install has "
-            f"{sklearn.__version__}; a model is only used with the version that made it: "
+            f"the model at {directory} is in the earlier skops format ({LEGACY_FILE}); convert it "
+            f"with `forwarder model convert {path}` (needs scikit-learn and skops) or "
             + RETRAIN_HINT.format(path=path)
         )
-    target = directory / MODEL_FILE
+    if card.get("format", FORMAT) != FORMAT or card.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"the model at {directory} is in format {card.get('format')!r} version "
+            f"{card.get('format_version')!r}; this program reads {FORMAT!r} version "
+            f"{FORMAT_VERSION}: " + RETRAIN_HINT.format(path=path)
+        )
     if not target.is_file():
         raise ModelError(f"{target} is missing; " + RETRAIN_HINT.format(path=path))
     if card.get("model_sha256") != file_sha256(target):
@@ -293,22 +325,10 @@ def load_model(path: str | Path) -> TopicModel:
             "replaced after training; refusing to load it. " + RETRAIN_HINT.format(path=path)
         )
     try:
-        untrusted = sio.get_untrusted_types(file=target)
-    except Exception as exc:  # skops raises several kinds on a damaged archive
+        features, classifier = read_arrays(target)
+        return TopicModel(features, classifier, card, _read_rows(directory))
+    except ValueError as exc:
         raise ModelError(f"cannot read {target}: {exc}") from exc
-    unknown = sorted(set(untrusted) - set(TRUSTED_TYPES))
-    if unknown:
-        raise ModelError(f"{target} holds types this program does not trust: {', '.join(unknown)}")
-    try:
-        payload = sio.load(target, trusted=TRUSTED_TYPES)
-    except Exception as exc:
-        raise ModelError(f"cannot load {target}: {exc}") from exc
-    if not (isinstance(payload, dict) and isinstance(payload.get("features"), TextFeatures)):
-        raise ModelError(f"{target} is not a forwarder topic model")
-    try:
-        return TopicModel(payload["features"], payload["classifier"], card, _read_rows(directory))
-    except (AttributeError, KeyError, ValueError) as exc:
-        raise ModelError(f"{target} is not a usable forwarder topic model: {exc}") from exc
 
 
 def _read_rows(directory: Path) -> np.ndarray | None:

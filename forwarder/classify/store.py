@@ -6,7 +6,7 @@ Layout on disk (``models/default`` in the stock config)::
       current                 one line: the id of the version in use
       history.jsonl           one JSON object per change: {"at", "action", "from", "to", "by"}
       versions/<id>/
-        model.skops, card.json          the model (see forwarder.classify.model)
+        model.npz, card.json            the model (see forwarder.classify.model)
         training_rows.u64               hashes of the rows it was fitted on
         evaluation/                     confusion-matrix PNGs written when it was evaluated
 
@@ -16,7 +16,7 @@ rolling back only rewrites ``current`` (atomically, with ``os.replace``), so any
 be put back. A version that has never been current is a *candidate*.
 
 :func:`forwarder.classify.model.load_model` accepts a store path and loads ``current``. A plain model
-directory (``card.json`` and ``model.skops`` directly inside, as ``forwarder train --out`` writes)
+directory (``card.json`` and ``model.npz`` directly inside, as ``forwarder train --out`` writes)
 becomes a store with that model as its first, current version the first time :func:`open_store`
 is called on it with ``create=True``.
 """
@@ -33,6 +33,7 @@ from typing import Any
 
 from forwarder.classify.model import (
     CARD_FILE,
+    LEGACY_FILE,
     MODEL_FILE,
     ROWS_FILE,
     TopicModel,
@@ -173,7 +174,7 @@ def open_store(path: str | Path, create: bool = False) -> ModelStore:
         card = read_card(root)
         target = root / VERSIONS / str(card["version"])
         target.mkdir(parents=True)
-        for name in (MODEL_FILE, CARD_FILE, ROWS_FILE):
+        for name in (MODEL_FILE, LEGACY_FILE, CARD_FILE, ROWS_FILE):
             if (root / name).exists():
                 shutil.move(str(root / name), str(target / name))
         store.set_current(str(card["version"]), "adopted the model that was here")

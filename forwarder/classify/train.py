@@ -1,5 +1,10 @@
 """Train a topic model: the recipe, fitting, and the train-evaluate-(refit) run the CLIs share.
 
+Fitting uses scikit-learn (LinearSVC calibrated with CalibratedClassifierCV); the fitted classifier
+is then turned into plain arrays (:func:`to_linear`), which is all a model keeps: predicting needs
+numpy only (:mod:`forwarder.classify.modelfile`). This module is imported only by the training
+commands.
+
 :data:`DEFAULT_RECIPE` was chosen by measurement on a validation split carved from the training part
 of the shared Surabaya data (bench/bench_classifier.py, bench/RESULTS-classifier.md).
 """
@@ -21,6 +26,7 @@ from forwarder.classify.data import Labelled, check_counts, split
 from forwarder.classify.evaluate import evaluate
 from forwarder.classify.features import TextFeatures
 from forwarder.classify.model import NORMALIZER_VERSION, TopicModel, row_hash
+from forwarder.classify.modelfile import Linear
 from forwarder.classify.normalize import normalize
 
 Progress = Callable[[str], None]
@@ -65,15 +71,39 @@ class Recipe:
         )
 
 
-def _fit_classifier(recipe: Recipe, X: Any, y: list[str]) -> CalibratedClassifierCV:
-    """Fit the calibrated classifier, folds in threads (liblinear releases the GIL), then keep the
-    weights as float32: half the size on disk, scores equal to ~1e-7."""
+def fit_classifier(recipe: Recipe, X: Any, y: list[str]) -> CalibratedClassifierCV:
+    """Fit the calibrated classifier on ``X`` (a scipy CSR matrix), folds in threads (liblinear
+    releases the GIL), then keep the weights as float32: half the size on disk, scores equal to
+    ~1e-7."""
     classifier = recipe.classifier()
     with joblib.parallel_backend("threading", n_jobs=recipe.threads):
         classifier.fit(X, y)
     for calibrated in classifier.calibrated_classifiers_:
         calibrated.estimator.coef_ = calibrated.estimator.coef_.astype(np.float32)
     return classifier
+
+
+def to_linear(classifier: CalibratedClassifierCV) -> Linear:
+    """The arrays of a fitted ``CalibratedClassifierCV(LinearSVC(), method="sigmoid")`` (one
+    fold, or several with ``ensemble=True``). Raises ValueError for another kind of classifier."""
+    coef, intercept, a, b = [], [], [], []
+    for calibrated in classifier.calibrated_classifiers_:
+        calibrators = calibrated.calibrators
+        if getattr(calibrated, "method", "sigmoid") != "sigmoid" or not all(
+            hasattr(c, "a_") and hasattr(c, "b_") for c in calibrators
+        ):
+            raise ValueError("only sigmoid calibration can be stored")
+        estimator = calibrated.estimator
+        if list(estimator.classes_) != list(classifier.classes_):
+            raise ValueError("a fold was fitted on fewer topics than the model has")
+        coef.append(np.asarray(estimator.coef_, dtype=np.float32))
+        intercept.append(np.asarray(estimator.intercept_, dtype=np.float64))
+        a.append([float(c.a_) for c in calibrators])
+        b.append([float(c.b_) for c in calibrators])
+    return Linear(
+        [str(c) for c in classifier.classes_], np.stack(coef), np.stack(intercept),
+        np.array(a, dtype=np.float64), np.array(b, dtype=np.float64),
+    )
 
 
 DEFAULT_RECIPE = Recipe()
@@ -103,7 +133,7 @@ def fit_model(
     normed = [normed[i] for i in keep]
     y = [labels[i] for i in keep]
     features = recipe.features().fit(normed)
-    classifier = _fit_classifier(recipe, features.transform(normed), y)
+    classifier = to_linear(fit_classifier(recipe, features.transform(normed).to_scipy(), y))
     card = dict(card or {})
     card.setdefault("version", new_version())
     card.setdefault("labels", sorted(set(y)))
