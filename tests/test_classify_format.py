@@ -1,5 +1,5 @@
 """model.npz: predictions equal scikit-learn's, the bundled model equals its skops version, and
-models of the earlier skops format are converted (``forwarder model convert``)."""
+models of the earlier skops format are converted (``python -m forwarder.classify.legacy``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from forwarder.classify.admin import model_group
 from forwarder.classify.data import read_csv, read_label_map
+from forwarder.classify.legacy import convert_command
 from forwarder.classify.model import (
     CARD_FILE,
     LEGACY_FILE,
@@ -150,9 +150,9 @@ def test_bundled_model_gives_the_tags_of_its_skops_version():
 def test_legacy_model_is_refused_with_a_hint_then_converted(tmp_path):
     target = tmp_path / "legacy"
     shutil.copytree(LEGACY, target)
-    with pytest.raises(ModelError, match="earlier skops format.*forwarder model convert"):
+    with pytest.raises(ModelError, match="earlier skops format.*python -m forwarder.classify.legacy"):
         load_model(target)
-    result = CliRunner().invoke(model_group, ["convert", str(target)])
+    result = CliRunner().invoke(convert_command, [str(target)])
     assert result.exit_code == 0, result.output
     assert f"converted {target}" in result.output
     assert not (target / LEGACY_FILE).exists() and (target / MODEL_FILE).is_file()
@@ -165,7 +165,7 @@ def test_legacy_model_is_refused_with_a_hint_then_converted(tmp_path):
     for tag, (topic, confidence, keywords) in zip(tags, want["tags"]):
         assert (tag.topic, list(tag.keywords)) == (topic, keywords)
         assert abs(tag.confidence - confidence) < 1e-6
-    result = CliRunner().invoke(model_group, ["convert", str(target)])
+    result = CliRunner().invoke(convert_command, [str(target)])
     assert "nothing to convert" in result.output
 
 
@@ -175,7 +175,7 @@ def test_legacy_versions_of_a_store_are_converted(tmp_path):
     (store / "current").write_text("20250101T000000-legacy\n")
     with pytest.raises(ModelError, match="convert"):
         load_model(store)
-    result = CliRunner().invoke(model_group, ["convert", str(store)])
+    result = CliRunner().invoke(convert_command, [str(store)])
     assert result.exit_code == 0, result.output
     assert load_model(store).version == "20250101T000000-legacy"
 
@@ -185,7 +185,7 @@ def test_legacy_file_that_differs_from_its_card_is_not_converted(tmp_path):
     shutil.copytree(LEGACY, target)
     with open(target / LEGACY_FILE, "ab") as handle:
         handle.write(b"\0")
-    result = CliRunner().invoke(model_group, ["convert", str(target)])
+    result = CliRunner().invoke(convert_command, [str(target)])
     assert result.exit_code == 1 and "SHA-256 differs" in result.output
     assert (target / LEGACY_FILE).is_file() and not (target / MODEL_FILE).exists()
     assert (target / ROWS_FILE).is_file()

@@ -8,7 +8,6 @@
     forwarder model rollback [VERSION] --store S
     forwarder model list     --store S
     forwarder model show     [VERSION] --store S
-    forwarder model convert  PATH
 
 ``train`` fits a candidate on the training part of the CSVs plus the officer labels of the forwarder
 database (table ``labels``: complaint_id, text, topic, labelled_by, labelled_at; the newest label of
@@ -17,8 +16,7 @@ both per topic, draws both confusion matrices (``versions/<id>/evaluation/*.png`
 comparison in the candidate's card. ``promote`` makes the candidate current only if its held-out
 macro-F1 is not below the current model's on that comparison, unless ``--force``. The current model
 may have been trained on some of the held-out rows; its figure is then optimistic, which errs on the
-side of keeping it. ``convert`` rewrites models of the earlier skops format (``model.skops``) as
-``model.npz`` (:mod:`forwarder.classify.legacy`), weights copied, not refitted.
+side of keeping it.
 """
 
 from __future__ import annotations
@@ -334,22 +332,3 @@ def show_cmd(version, store):
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(chosen.card, indent=2, ensure_ascii=False))
 
-
-@model_group.command("convert")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
-def convert_cmd(path):
-    """Rewrite the skops-format model(s) at PATH (a model directory or a model store) as model.npz.
-
-    The weights are copied, not refitted: the converted model gives the same topics, confidences
-    and keywords. Needs scikit-learn and skops (the daemon needs neither).
-    """
-    from forwarder.classify.legacy import convert_all
-
-    try:
-        done = convert_all(path)
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for directory in done:
-        console.print(f"converted {directory}")
-    if not done:
-        console.print(f"nothing to convert at {path} (no model.skops)")

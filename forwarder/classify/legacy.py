@@ -5,8 +5,11 @@ CalibratedClassifierCV}`` in ``model.skops``. :func:`convert` reads such a file 
 versions did (SHA-256 checked against the card, only the types of :data:`TRUSTED_TYPES` allowed),
 takes its arrays, writes ``model.npz``, updates the card (format, ``model_sha256``; the figures and
 ``libraries`` are kept) and removes ``model.skops``. The weights are copied, not refitted, so the
-converted model gives the same topics, confidences and keywords. Needs scikit-learn and skops;
-used by ``forwarder model convert`` only.
+converted model gives the same topics, confidences and keywords. Needs scikit-learn and skops.
+
+From the command line (a model directory, or a model store: every version in it)::
+
+    python -m forwarder.classify.legacy models/default
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
 from forwarder.classify.features import TextFeatures
@@ -110,3 +114,25 @@ def convert_all(path: str | Path) -> list[Path]:
             done.append(directory)
     return done
 
+
+
+@click.command("convert")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+def convert_command(path: str) -> None:
+    """Rewrite the skops-format model(s) at PATH (a model directory or a model store) as model.npz.
+
+    The weights are copied, not refitted: the converted model gives the same topics, confidences
+    and keywords. Needs scikit-learn and skops (the daemon needs neither).
+    """
+    try:
+        done = convert_all(path)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for directory in done:
+        click.echo(f"converted {directory}")
+    if not done:
+        click.echo(f"nothing to convert at {path} (no {LEGACY_FILE})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    convert_command()

@@ -18,8 +18,8 @@ On disk a model is a directory holding:
     judged on complaints it has seen.
 
 A model of an unknown ``format_version`` is refused with a :class:`~forwarder.errors.ModelError`
-that says to retrain; one in the earlier skops format (``model.skops``) with one that names
-``forwarder model convert``.
+that says to retrain; one in the earlier skops format (``model.skops``) with one that says how to
+convert it (``python -m forwarder.classify.legacy PATH``, :mod:`forwarder.classify.legacy`).
 
 ``load_model`` also accepts a *model store* (the directory the ``forwarder model`` commands manage,
 see :mod:`forwarder.classify.store`): a directory with a ``current`` file naming one of its
@@ -308,7 +308,7 @@ def load_model(path: str | Path) -> TopicModel:
     if "format_version" not in card and (directory / LEGACY_FILE).is_file():
         raise ModelError(
             f"the model at {directory} is in the earlier skops format ({LEGACY_FILE}); convert it "
-            f"with `forwarder model convert {path}` (needs scikit-learn and skops) or "
+            f"with `python -m forwarder.classify.legacy {path}` (needs scikit-learn and skops) or "
             + RETRAIN_HINT.format(path=path)
         )
     if card.get("format", FORMAT) != FORMAT or card.get("format_version") != FORMAT_VERSION:
