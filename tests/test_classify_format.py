@@ -36,7 +36,7 @@ LEGACY = DATA / "legacy_model"  # written by the scikit-learn/skops code, small_
 EXTRA = [
     "jalan rusak berlubang di Dander", "LAMPU PJU MATI gelap bgt min", "sampah numpuk bau di TPS",
     "jalan gelap lampu mati sampah numpuk", "lampu jalan lampu jalan jalan", "?", "",
-    "kata yang tidak dikenal sama sekali", "<b>sampah</b> &amp; bau di <i>pasar</i>",
+    "kata yang tidak dikenal sama sekali", "<b>sampah</b> &amp; bau di <i>pasar</i>", "xqzv wxyq",
 ]
 
 
