@@ -262,7 +262,10 @@ class TextFeatures:
     def transform(self, texts: Sequence[str]) -> Rows:
         """Counts per (text, column) of the batch's distinct words and bigrams (each word's
         columns from :meth:`word_columns`), then TF-IDF and L2 per block."""
-        docs = [t.split() for t in texts]
+        return self.transform_words([t.split() for t in texts])
+
+    def transform_words(self, docs: list[list[str]]) -> Rows:
+        """:meth:`transform` of texts given as their lists of words."""
         n_word = len(self.word_vocab_)
         n_total = n_word + len(self.char_vocab_)
         uniq, ids, doc_of = self._words(docs)

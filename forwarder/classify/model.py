@@ -50,7 +50,7 @@ from forwarder.classify.modelfile import (
     read_arrays,
     write_arrays,
 )
-from forwarder.classify.normalize import STOPWORDS, normalize, warm
+from forwarder.classify.normalize import STOPWORDS, tokens, warm
 from forwarder.errors import ModelError
 from forwarder.types import Tag
 
@@ -138,12 +138,12 @@ class TopicModel:
         words (empty, ``"?"``, emoji or digits only, greetings only) or none the model knows gets
         ``Tag(None, 0.0, version, ())``. Never raises on odd text; non-text items count as empty.
         """
-        normed = [normalize(t) if isinstance(t, str) else "" for t in texts]
-        tags = [Tag(None, 0.0, self.version, ())] * len(normed)
-        todo = [i for i, n in enumerate(normed) if n]
+        words = [tokens(t) if isinstance(t, str) else [] for t in texts]
+        tags = [Tag(None, 0.0, self.version, ())] * len(words)
+        todo = [i for i, w in enumerate(words) if w]
         if not todo:
             return tags
-        X = self.features.transform([normed[i] for i in todo])
+        X = self.features.transform_words([words[i] for i in todo])
         known = np.flatnonzero(X.row_lengths() > 0)
         if len(known) == 0:
             return tags
@@ -151,7 +151,7 @@ class TopicModel:
             X = X.take(known)
         proba = self.classifier.predict_proba(X)
         best = proba.argmax(axis=1)
-        keywords = self._keywords(X, best, [normed[todo[i]] for i in known])
+        keywords = self._keywords(X, best, [words[todo[i]] for i in known])
         for row, i in enumerate(known):
             tags[todo[i]] = Tag(
                 self.classes[best[row]], float(proba[row, best[row]]), self.version, keywords[row]
@@ -159,7 +159,7 @@ class TopicModel:
         return tags
 
     def _keywords(
-        self, X: Rows, best: np.ndarray, normed: list[str], most: int = 5
+        self, X: Rows, best: np.ndarray, words: list[list[str]], most: int = 5
     ) -> list[tuple[str, ...]]:
         """The words that add most to the chosen topic's score, at most ``most``, function words
         (:data:`~forwarder.classify.normalize.STOPWORDS`) left out.
@@ -173,9 +173,9 @@ class TopicModel:
         """
         n_word = self.features.n_word_features_
         entry_row = np.repeat(np.arange(X.shape[0]), X.row_lengths())
-        words = X.indices < n_word
-        rows, cols = entry_row[words], X.indices[words]
-        contrib = X.data[words] * self._weights[best[rows], cols]
+        in_word_block = X.indices < n_word
+        rows, cols = entry_row[in_word_block], X.indices[in_word_block]
+        contrib = X.data[in_word_block] * self._weights[best[rows], cols]
         positive = contrib > 0  # only these can be chosen: they sort before the others
         rows, cols, contrib = rows[positive], cols[positive], contrib[positive]
         starts = np.zeros(X.shape[0] + 1, dtype=np.int64)
@@ -188,7 +188,7 @@ class TopicModel:
             top = cols_sorted[starts[r] : min(starts[r + 1], starts[r] + 2 * most)]
             chosen = dict.fromkeys(w for col in top for w in term_words[col])
             if len(chosen) < 3:
-                chosen.update(dict.fromkeys(self._by_own_features(normed[r], best[r], chosen)))
+                chosen.update(dict.fromkeys(self._by_own_features(words[r], best[r], chosen)))
             out.append(tuple(chosen)[:most])
         return out
 
@@ -222,10 +222,10 @@ class TopicModel:
             rank[single] = len(unigram_columns) - word
         return rank
 
-    def _by_own_features(self, text: str, topic: int, taken: dict[str, None]) -> list[str]:
+    def _by_own_features(self, words: list[str], topic: int, taken: dict[str, None]) -> list[str]:
         weights = self._weights[topic]
         scored = []
-        for word in dict.fromkeys(text.split()):
+        for word in dict.fromkeys(words):
             if word in taken or word in STOPWORDS:
                 continue
             score = float(weights[self.features.word_columns(word)].sum())
