@@ -26,9 +26,10 @@ Tables:
     {from_group, to_group, topic, kecamatan}), ``acknowledged`` {group}, ``in_progress`` {group},
     ``done`` {group, note}, ``not_ours`` {group}, ``question`` {group, text},
     ``answer`` {group, text}, ``citizen_reply`` {text}, ``reopened`` {reason},
-    ``confirmed_solved``, ``spam``, ``duplicate`` {of}, ``revealed`` {admin} (unmasked read),
+    ``confirmed_solved``, ``spam`` {group, name}, ``duplicate`` {of, of_id, group, name}, ``revealed`` {admin} (unmasked read),
     ``relabelled`` {topic, from_topic, name}, ``status_query`` {inbound} (a citizen's CEK),
-    ``flagged`` {confidential, admin}. Officer re-routes also carry {to_groups, by_group};
+    ``flagged`` {confidential, admin}. Officer re-routes also carry {to_groups, by_group,
+    topic_by_officer};
     action events carry the officer's display ``name``; ``citizen_reply`` carries {inbound}.
 ``labels``
     topic corrections by officers, used as training examples (``forwarder model train``).
