@@ -139,6 +139,7 @@ def rewrite(target: Path, **arrays) -> None:
         ({"coef": None}, "array 'coef' is missing"),
         ({"idf": np.zeros(3, dtype=np.float32)}, "idf of shape"),
         ({"sigmoid_a": np.zeros((1, 1))}, "sigmoid_a has shape"),
+        ({"word_max_n": np.array([2, 2])}, "wrong shape"),
         ({"classes": np.frombuffer(b"\xff\xfe", dtype=np.uint8)}, "not UTF-8"),
     ],
 )

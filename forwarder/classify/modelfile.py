@@ -170,4 +170,6 @@ def read_arrays(path: Path) -> tuple[TextFeatures, Linear]:
         raise ValueError(f"array {exc} is missing") from exc
     except UnicodeDecodeError as exc:
         raise ValueError(f"text that is not UTF-8: {exc}") from exc
+    except (TypeError, IndexError) as exc:  # an array of another shape than the format says
+        raise ValueError(f"an array of the wrong shape: {exc}") from exc
     return features, classifier
