@@ -69,7 +69,10 @@ def convert(directory: str | Path) -> TopicModel:
     """Convert the model directory ``directory`` in place; returns the converted model, loaded
     back from ``model.npz``. Raises :class:`ModelError` when it holds no ``model.skops``, when
     the file differs from its card or holds an untrusted type, or cannot be read."""
-    import skops.io as sio
+    try:
+        import skops.io as sio
+    except ImportError as exc:
+        raise ModelError("converting a skops model needs skops: pip install -e '.[legacy]'") from exc
 
     from forwarder.classify.train import to_linear
 
