@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,7 +14,9 @@ from forwarder.errors import ConfigError, StoreError
 from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, Store, parse_iso
 
 
-def _store(config_path: str) -> tuple[object, Store]:
+def open_config_and_store(config_path: str) -> tuple[Any, Store]:
+    """The checked config and its database, for admin commands; exits 2 on a bad config and
+    raises ClickException when the database cannot be opened."""
     from forwarder.config import load_config
 
     try:
@@ -27,10 +30,13 @@ def _store(config_path: str) -> tuple[object, Store]:
         raise click.ClickException(str(exc)) from exc
 
 
+_store = open_config_and_store
+
+
 def _age(text: str | None) -> str:
     if not text:
         return "-"
-    seconds = (datetime.now(timezone.utc) - parse_iso(text)).total_seconds()
+    seconds = (datetime.now(UTC) - parse_iso(text)).total_seconds()
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

@@ -16,14 +16,12 @@ Both act on the database only; a running daemon sends the new deliveries and edi
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import click
 
 from forwarder import casework
 from forwarder.config import Settings
-from forwarder.errors import ConfigError, StoreError
 from forwarder.routing import route
 from forwarder.store import DEAD, OPEN_STATES, Destination, Store
 
@@ -33,17 +31,9 @@ admin_option = click.option("--admin", required=True, help="Your name: recorded 
 
 
 def _open(config_path: str) -> tuple[Settings, Store]:
-    from forwarder.config import load_config
+    from forwarder.admin import open_config_and_store
 
-    try:
-        settings = load_config(config_path)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    try:
-        return settings, Store.open(settings.database)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return open_config_and_store(config_path)
 
 
 def _complaint(store: Store, code: str) -> dict[str, Any]:

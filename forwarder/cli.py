@@ -16,10 +16,10 @@ import sys
 # which also silences its deprecation warning on every 429.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-import click  # noqa: E402
+import click
 
-from forwarder import __version__  # noqa: E402
-from forwarder.errors import ConfigError, ModelError, StoreError  # noqa: E402
+from forwarder import __version__
+from forwarder.errors import ConfigError, ModelError, StoreError
 
 DEFAULT_CONFIG = "config/groups.yaml"
 

@@ -8,7 +8,7 @@ complaints take exactly the path a real SMS takes from a district's gateway.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -52,7 +52,7 @@ def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         create_smsd_schema(path)
-        start = datetime.now(timezone.utc) - timedelta(minutes=len(messages))
+        start = datetime.now(UTC) - timedelta(minutes=len(messages))
         count = 0
         for i, msg in enumerate(messages):
             when = start + timedelta(minutes=i)

@@ -8,9 +8,9 @@ stays readable during a long outage. Log lines are ``key=value`` fields.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 log = logging.getLogger("forwarder")
 

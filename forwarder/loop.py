@@ -125,18 +125,7 @@ class OfficerLoop:
     # -- sending --------------------------------------------------------------------------------
     async def _pace(self, channel: str, via: str, target: str) -> None:
         dispatcher = self.p.dispatcher
-        lane = dispatcher.lane(via, target)
-        windows = list(lane.windows)
-        if via in dispatcher.sink_windows:
-            windows.append(dispatcher.sink_windows[via])
-        while True:
-            now = dispatcher.monotonic()
-            wait = max([w.delay(now) for w in windows] + [lane.paused_until - now, 0.0])
-            if wait <= 0:
-                for w in windows:
-                    w.record(now)
-                return
-            await asyncio.sleep(wait)
+        await dispatcher.wait_for_slot(dispatcher.lane(via, target))
 
     async def _print(self, row: followups.Followup) -> str:
         """``--dry-run``: show a message to a citizen instead of sending it (no number shown)."""

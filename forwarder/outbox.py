@@ -31,13 +31,16 @@ called and each part is recorded as soon as the platform returns its id; at rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from forwarder import errors
 from forwarder.health import Health, kv
@@ -55,10 +58,14 @@ UNCERTAIN_NOTE = "Kirim ulang: pesan sebelumnya mungkin sudah masuk ke grup ini.
 
 
 class SlidingWindow:
-    """At most ``limit`` events in any ``period`` seconds (an exact log of recent sends).
+    """At most ``limit`` messages in any ``period`` seconds, as the platform counts them.
 
     Exact rather than a leaky bucket: a bucket lets a burst through and then keeps dripping,
-    which can exceed "20 per minute" within some 60-second window.
+    which can exceed "20 per minute" within some 60-second window. A message holds a place from
+    the moment it is sent (:meth:`acquire`) and is counted from the moment the platform answered
+    (:meth:`release`): the platform saw it somewhere in between, so the next message, sent at
+    least ``period`` after that answer, can never look too early to it, however the requests
+    queue in the HTTP client or on the network.
     """
 
     def __init__(self, limit: int, period: float) -> None:
@@ -67,16 +74,30 @@ class SlidingWindow:
         self.limit = limit
         self.period = period
         self._times: deque[float] = deque()
+        self.in_flight = 0
 
     def delay(self, now: float) -> float:
-        """Seconds to wait from ``now`` (monotonic) before the next event is allowed."""
+        """Seconds to wait from ``now`` (monotonic) before the next message is allowed."""
         while self._times and now - self._times[0] >= self.period:
             self._times.popleft()
-        if len(self._times) < self.limit:
+        excess = len(self._times) + self.in_flight - self.limit + 1
+        if excess <= 0:
             return 0.0
-        return self.period - (now - self._times[0])
+        if excess > len(self._times):
+            return 0.05  # every place is held by a message still in flight: look again soon
+        return self.period - (now - self._times[excess - 1])
+
+    def acquire(self) -> None:
+        """A message is being sent: hold a place until :meth:`release`."""
+        self.in_flight += 1
+
+    def release(self, now: float) -> None:
+        """The platform answered (or the send failed) at ``now``: count the message from then."""
+        self.in_flight = max(0, self.in_flight - 1)
+        self._times.append(now)
 
     def record(self, now: float) -> None:
+        """Count a message sent and answered at ``now`` (acquire and release at once)."""
         self._times.append(now)
 
 
@@ -93,7 +114,7 @@ class Pacing:
     overall_per_second: float | None = None
 
     @classmethod
-    def of(cls, sink_config: Any) -> "Pacing":
+    def of(cls, sink_config: Any) -> Pacing:
         return cls(
             getattr(sink_config, "per_chat_per_minute", None),
             getattr(sink_config, "per_chat_per_second", None),
@@ -176,18 +197,40 @@ class Dispatcher:
             self.lanes[key] = Lane(sink, chat_id, windows)
         return self.lanes[key]
 
-    async def _wait_for_slot(self, lane: Lane) -> None:
+    def _windows(self, lane: Lane) -> list[SlidingWindow]:
         windows = list(lane.windows)
         if lane.sink in self.sink_windows:
             windows.append(self.sink_windows[lane.sink])
+        return windows
+
+    @contextlib.asynccontextmanager
+    async def slot(self, lane: Lane) -> AsyncIterator[None]:
+        """Wait until ``lane``'s chat and its sink may take one more message, and hold the place
+        while it is sent (``async with dispatcher.slot(lane): await sink.send(...)``).
+
+        Everything that posts to a chat (complaints here, the officer loop's followups) goes
+        through this, so together they stay within the platform's limits."""
+        windows = self._windows(lane)
         while True:
             now = self.monotonic()
             wait = max([w.delay(now) for w in windows] + [lane.paused_until - now, 0.0])
             if wait <= 0:
-                for w in windows:
-                    w.record(now)
-                return
+                break
             await asyncio.sleep(wait)
+        for w in windows:
+            w.acquire()
+        try:
+            yield
+        finally:
+            done = self.monotonic()
+            for w in windows:
+                w.release(done)
+
+    async def wait_for_slot(self, lane: Lane) -> None:
+        """Like :meth:`slot` for callers that cannot wrap their send: the place is counted
+        from now (the officer loop's followups, a few messages a day)."""
+        async with self.slot(lane):
+            pass
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -248,8 +291,8 @@ class Dispatcher:
             self.store.claim(d.id, len(parts))
             try:
                 for part in parts[d.parts_sent if not plain else 0 :]:
-                    await self._wait_for_slot(lane)
-                    message_id = await sink.send(lane.chat_id, part, plain=plain)
+                    async with self.slot(lane):
+                        message_id = await sink.send(lane.chat_id, part, plain=plain)
                     self.store.part_sent(d.id, message_id)
                     self.sent += 1
                 self.health.up(f"chat:{lane.sink}:{lane.chat_id}")
@@ -338,7 +381,7 @@ class Dispatcher:
             self.schedule()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.next_wakeup())
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await self.finish()
 
@@ -367,7 +410,7 @@ class Dispatcher:
                 break
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, min(soonest, 1.0)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return DrainResult(sent=self.sent, open=self.store.open_deliveries())
 

@@ -318,7 +318,7 @@ class Pipeline:
                 log.exception(kv(event="notices_error"))
             try:
                 await asyncio.wait_for(stop.wait(), timeout=NOTICES_EVERY_SECS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _summary_loop(self, stop: asyncio.Event) -> None:
@@ -328,7 +328,7 @@ class Pipeline:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=SUMMARY_EVERY_SECS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             counts = self.store.outbox_counts()
             log.info(kv(event="summary", stored=self.stored_since_summary,

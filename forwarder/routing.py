@@ -15,8 +15,8 @@ The rule (``config/groups.yaml``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from forwarder.config import GroupConfig
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -36,7 +37,7 @@ def iso(moment: datetime) -> str:
     """``moment`` as sortable ISO 8601 text in UTC; naive datetimes are refused."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware datetime (UTC)")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> datetime:
@@ -85,7 +86,7 @@ class Delivery:
     next_attempt_at: str | None
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "Delivery":
+    def from_row(cls, row: dict[str, Any]) -> Delivery:
         return cls(
             id=row["id"],
             complaint_id=row["complaint_id"],
@@ -116,7 +117,7 @@ class Store:
         self.clock = clock
 
     @classmethod
-    def open(cls, path: str | Path, clock: Callable[[], datetime] = utcnow) -> "Store":
+    def open(cls, path: str | Path, clock: Callable[[], datetime] = utcnow) -> Store:
         """Open (creating it and its folder if needed) and migrate the database at ``path``.
 
         Raises StoreError when the file cannot be opened or is not a forwarder database.

@@ -93,3 +93,20 @@ def test_twenty_kills_lose_nothing_and_repeat_only_uncertain(tmp_path: Path) -> 
         received[(d["chat_id"], d["tracking_code"])] - 1 for d in deliveries)
     print(f"{sent_sms} SMS, {kills} kills, {len(deliveries)} deliveries, {repeats} repeated (all uncertain), "
           f"{sum(1 for d in deliveries if d['uncertain'])} marked uncertain")
+
+
+def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path) -> None:
+    smsd_dir = tmp_path / "smsd"
+    smsd_dir.mkdir()
+    log = tmp_path / "daemon.log"
+    with FakeTelegram() as tg, GammuSmsd(smsd_dir) as smsd:
+        config, chats = daemon.write_config(tmp_path, smsd_db=smsd.db_path, telegram_base_url=tg.base_url,
+                                            token=tg.token, topics=["jalan"], threshold=0.0)
+        smsd.deliver("+6281200000001", "jalan desa rusak berlubang parah")
+        process = daemon.start(config, tg.token, log)
+        assert tg.wait_for(lambda fake: len(fake.messages()) >= 1, timeout=60), log.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    text = log.read_text()
+    assert "event=started" in text and "event=stopped" in text
+    assert "Traceback" not in text

@@ -176,6 +176,17 @@ async def test_connection_refused_then_back_delivers_in_order(tmp_path: Path,
     assert codes_in(fake_telegram.texts(A)) == [0, 1, 2, 3]
 
 
+def test_sliding_window_counts_from_the_answer_and_holds_places_in_flight() -> None:
+    w = SlidingWindow(2, 1.0)
+    w.acquire()
+    w.acquire()
+    assert w.delay(0.0) > 0  # both places held by messages in flight
+    w.release(0.5)
+    w.release(0.6)
+    assert w.delay(1.4) == pytest.approx(0.1)  # counted from the answers, not the sends
+    assert w.delay(1.6) == 0.0
+
+
 def test_sliding_window_never_exceeds_its_limit() -> None:
     w = SlidingWindow(20, 60.0)
     now, sent = 0.0, []

@@ -10,12 +10,11 @@ the whole country: 38 / 514 / 7,285 / 83,762 rows from the npm package idn-area-
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 import functools
 import gzip
-import io
 import re
 import unicodedata
+from collections.abc import Iterator
 from importlib import resources
 
 WORD = re.compile(r"[a-z0-9]+")
