@@ -286,12 +286,14 @@ class Dispatcher:
         sink = self.sinks[lane.sink]
         view = self.view_for(d.complaint_id, d)
         plain = False
+        start = d.parts_sent  # parts posted by an earlier attempt are not posted again
         while True:
             parts = sink.render_plain(view) if plain else sink.render(view)
-            self.store.claim(d.id, len(parts))
+            self.store.claim(d.id, len(parts), restart=plain)
             try:
-                for part in parts[d.parts_sent if not plain else 0 :]:
+                for part in parts[start:]:
                     async with self.slot(lane):
+                        self.store.sending(d.id)  # only now: a crash while waiting is no repeat
                         message_id = await sink.send(lane.chat_id, part, plain=plain)
                     self.store.part_sent(d.id, message_id)
                     self.sent += 1
@@ -300,7 +302,7 @@ class Dispatcher:
                 return True
             except errors.MessageRejected as exc:
                 if not plain:
-                    plain = True
+                    plain, start = True, 0
                     log.info(kv(event="resend_plain", delivery=d.id, reason=str(exc)))
                     continue
                 self._give_up(d, f"refused by the platform: {exc}", lane)

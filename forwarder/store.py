@@ -326,14 +326,28 @@ class Store:
     def deliveries(self, where: str = "1=1", params: Sequence[Any] = ()) -> list[Delivery]:
         return [Delivery.from_row(r) for r in self.db["deliveries"].rows_where(where, list(params), order_by="id")]
 
-    def claim(self, delivery_id: int, parts_total: int) -> None:
-        """Mark a delivery as being sent (``sending``) before the platform is called."""
+    def claim(self, delivery_id: int, parts_total: int, *, restart: bool = False) -> None:
+        """Start an attempt at a delivery of ``parts_total`` parts (counted in ``attempts``).
+
+        ``restart`` starts the parts over (a resend in another form, e.g. plain text after the
+        platform refused the markup); the ids of parts already posted are kept."""
         now = self.now()
         with self.db.conn:
             self.db.conn.execute(
-                "update deliveries set state = ?, attempts = attempts + 1, parts_total = ?, "
-                "updated_at = ? where id = ?",
-                (SENDING, parts_total, now, delivery_id),
+                "update deliveries set attempts = attempts + 1, parts_total = ?, updated_at = ?, "
+                "parts_sent = case when ? then 0 else parts_sent end where id = ?",
+                (parts_total, now, restart, delivery_id),
+            )
+
+    def sending(self, delivery_id: int) -> None:
+        """Mark a delivery ``sending``: a part is going to the platform right now.
+
+        A delivery found in this state after a restart was in flight at the crash
+        (:meth:`recover_in_flight`)."""
+        with self.db.conn:
+            self.db.conn.execute(
+                "update deliveries set state = ?, updated_at = ? where id = ?",
+                (SENDING, self.now(), delivery_id),
             )
 
     def part_sent(self, delivery_id: int, message_id: str) -> None:
@@ -350,7 +364,7 @@ class Store:
                 "update deliveries set message_ids = ?, parts_sent = ?, state = ?, updated_at = ?, "
                 "sent_at = case when ? then ? else sent_at end, last_error = case when ? then null "
                 "else last_error end where id = ?",
-                (json.dumps(ids), sent, SENT if done else SENDING, now, done, now, done, delivery_id),
+                (json.dumps(ids), sent, SENT if done else PENDING, now, done, now, done, delivery_id),
             )
             if done:
                 cid = self.db.execute(

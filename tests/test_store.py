@@ -77,13 +77,19 @@ def test_delivery_lifecycle_and_crash_recovery(store: Store) -> None:
     (d,) = store.open_deliveries()
     assert d.state == PENDING
     store.claim(d.id, parts_total=2)
+    assert store.delivery(d.id).state == PENDING  # waiting for a pacing slot is not in flight
+    assert store.recover_in_flight() == []
+    store.sending(d.id)
     store.part_sent(d.id, "101")
-    assert store.delivery(d.id).state == SENDING and store.delivery(d.id).parts_sent == 1
-    # the daemon dies here; at restart the delivery is resent, marked uncertain
+    d = store.delivery(d.id)
+    assert d.state == PENDING and d.parts_sent == 1 and not d.uncertain
+    store.sending(d.id)
+    # the daemon dies here, part 2 in flight; at restart it is resent, marked uncertain
     assert store.recover_in_flight() == [d.id]
     d = store.delivery(d.id)
     assert d.state == PENDING and d.uncertain and d.parts_sent == 1
     store.claim(d.id, parts_total=2)
+    store.sending(d.id)
     store.part_sent(d.id, "102")
     d = store.delivery(d.id)
     assert d.state == SENT and d.message_ids == ["101", "102"]
@@ -113,6 +119,7 @@ def test_chat_override_moves_open_deliveries(store: Store) -> None:
     store.ingest("sms", [item("inbox:1"), item("inbox:2")], None)
     first, second = store.open_deliveries()
     store.claim(first.id, 1)
+    store.sending(first.id)
     store.part_sent(first.id, "1")
     store.set_chat_override("out", "-1", "-1001", "migrated")
     assert store.chat_override("out", "-1") == "-1001"
