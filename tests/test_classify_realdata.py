@@ -16,9 +16,12 @@ from forwarder.classify.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "surabaya_mediacenter"
 
-TOPIC_MACRO_F1_FLOOR = 0.85
-"""Measured 0.86-0.87 for DEFAULT_RECIPE (bench/RESULTS-classifier.md); the floor leaves room for
-run-to-run noise of the calibration folds only."""
+TOPIC_MACRO_F1_FLOOR = 0.855
+"""DEFAULT_RECIPE scores 0.859 here, the same on every run (fixed folds and seed;
+bench/RESULTS-classifier.md); the floor leaves room for floating-point differences between machines
+only. Issue 3 asks for 0.88 and its target is 0.90: not reached (see the results file)."""
+TOPIC_PRECISION_AT_80_FLOOR = 0.925
+"""Precision of the 80 % most confident complaints: 0.927 here (target 0.97, not reached)."""
 
 pytestmark = [
     pytest.mark.realdata,
@@ -52,7 +55,7 @@ def test_topic_quality_floor_on_time_split(time_split):
     metrics = evaluate(texts, labels, tags)
     assert len(model.labels) == 15
     assert metrics["macro_f1"] >= TOPIC_MACRO_F1_FLOOR, metrics
-    assert metrics["coverage"]["0.8"]["precision"] >= 0.92, metrics
+    assert metrics["coverage"]["0.8"]["precision"] >= TOPIC_PRECISION_AT_80_FLOOR, metrics
     assert all(1 <= len(t.keywords) <= 5 for t in tags if t.topic is not None)
 
 
