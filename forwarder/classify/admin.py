@@ -157,8 +157,8 @@ def model_group():
               help="Forwarder database: officer labels from its `labels` table are added.")
 @click.option("--refit", is_flag=True, help="After evaluating, retrain the candidate on all rows.")
 @store_option
-def train_cmd(data, text_column, label_column, label_map, date_column, test_fraction, database,
-              refit, store):
+def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
+              database, refit, store):
     """Train a candidate from CSV(s) and officer labels; compare it with the current model."""
     from forwarder.classify.train import train_and_evaluate
 
@@ -168,7 +168,8 @@ def train_cmd(data, text_column, label_column, label_map, date_column, test_frac
                TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(steps[0], total=len(steps))
-        labelled = read_training_data(data, text_column, label_column, date_column, label_map)
+        labelled = read_training_data(data, text_column, label_column, date_column, label_map,
+                                      skip_bad_dates)
         if database:
             try:
                 labelled.extend(read_officer_labels(database))

@@ -21,7 +21,8 @@ from forwarder.errors import ModelError
 @data_options
 @click.option("--refit", is_flag=True, help="After evaluating, retrain on all rows (the card keeps the held-out figures).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the model into.")
-def train_command(data, text_column, label_column, label_map, date_column, test_fraction, refit, out):
+def train_command(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
+                  refit, out):
     """Train a topic model from labelled CSV(s), evaluate it on held-out rows and write it.
 
     With --date-column the newest --test-fraction of rows is held out (a time split), otherwise a
@@ -31,7 +32,7 @@ def train_command(data, text_column, label_column, label_map, date_column, test_
     from forwarder.classify.model import save_model
     from forwarder.classify.train import train_and_evaluate
 
-    labelled = read_training_data(data, text_column, label_column, date_column, label_map)
+    labelled = read_training_data(data, text_column, label_column, date_column, label_map, skip_bad_dates)
     for note in labelled.notes:
         console.print(f"[dim]{note}[/dim]")
     console.print(f"{len(labelled)} labelled rows, {len(set(labelled.labels))} topics")

@@ -25,13 +25,15 @@ def read_training_data(
     label_column: str,
     date_column: str | None,
     label_map: str | None,
+    skip_bad_dates: bool = False,
 ) -> Labelled:
-    """Read one or more CSVs into one :class:`Labelled`; errors become ClickException."""
+    """Read one or more CSVs into one :class:`Labelled`; errors (unreadable dates included, see
+    :func:`forwarder.classify.data.read_csv`) become ClickException."""
     try:
         mapping = read_label_map(label_map) if label_map else None
         out = Labelled()
         for path in data:
-            out.extend(read_csv(path, text_column, label_column, date_column, mapping))
+            out.extend(read_csv(path, text_column, label_column, date_column, mapping, skip_bad_dates))
     except TrainingDataError as exc:
         raise click.ClickException(str(exc)) from exc
     return out
@@ -68,8 +70,8 @@ def print_metrics(metrics: dict[str, Any]) -> None:
 
 def data_options(func=None, *, split: bool = True):
     """--data/--text-column/--label-column/--label-map, and with ``split`` also
-    --date-column/--test-fraction (how to hold rows out). Use as ``@data_options`` or
-    ``@data_options(split=False)``."""
+    --date-column/--skip-bad-dates/--test-fraction (how to hold rows out). Use as
+    ``@data_options`` or ``@data_options(split=False)``."""
     if func is None:
         return lambda f: data_options(f, split=split)
     options = [
@@ -82,7 +84,12 @@ def data_options(func=None, *, split: bool = True):
     ]
     if split:
         options += [
-            click.option("--date-column", help="Column with the date: the newest rows are held out for evaluation."),
+            click.option("--date-column",
+                         help="Column with the date: the newest rows are held out for evaluation. "
+                              "Dates: ISO 8601 or day first (04/03/2026, 04-03-2026, 04.03.2026, "
+                              "optionally HH:MM[:SS]); an unreadable date is an error."),
+            click.option("--skip-bad-dates", is_flag=True,
+                         help="Leave out rows whose date cannot be read (counted) instead of stopping."),
             click.option("--test-fraction", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.9),
                          help="Share of rows held out for evaluation."),
         ]

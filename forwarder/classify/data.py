@@ -1,6 +1,8 @@
 """Labelled training data: read CSVs and officer labels, map labels to topics, split.
 
-A :class:`Labelled` holds parallel lists ``texts``, ``labels`` and ``dates`` (ISO text or ``""``),
+A :class:`Labelled` holds parallel lists ``texts``, ``labels`` and ``dates`` (``""``, or the date in
+the normal form of :func:`forwarder.classify.dates.iso_date`, ``2026-03-04T10:30:00``, so that their
+text order is their time order),
 plus ``sha256`` (of the rows used, so a model card names its data exactly) and ``notes`` (what was
 left out and why, for the operator to read).
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+
+from forwarder.classify.dates import FORMATS_HELP, iso_date
 
 csv.field_size_limit(10_000_000)
 
@@ -81,22 +85,41 @@ def read_csv(
     label_column: str,
     date_column: str | None = None,
     label_map: dict[str, str] | None = None,
+    skip_bad_dates: bool = False,
 ) -> Labelled:
     """Rows of a UTF-8 CSV with a header. Empty texts or labels are skipped (and counted in notes);
     with ``label_map`` each label is mapped and rows whose label is not in the map are left out.
 
-    Raises :class:`TrainingDataError` for a missing file or column, or a file that is not a
-    UTF-8 CSV.
+    With ``date_column`` every used row's date is read with :func:`forwarder.classify.dates.
+    parse_date` and kept in normal form. A date that cannot be read (``kemarin``, empty,
+    ``12/25/2026``) is an error naming the first rows (line numbers of the file, the header being
+    line 1) and their values, unless ``skip_bad_dates``: then those rows are left out and counted
+    in ``notes``.
+
+    Raises :class:`TrainingDataError` for a missing file or column, a file that is not a UTF-8
+    CSV, or unreadable dates.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            out, empty, unmapped = _read_rows(
+            out, empty, unmapped, bad = _read_rows(
                 handle, path, text_column, label_column, date_column, label_map
             )
     except (UnicodeDecodeError, csv.Error) as exc:
         raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if bad and not skip_bad_dates:
+        shown = ", ".join(f"line {line} {value!r}" if value else f"line {line} (empty)"
+                          for line, value in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise TrainingDataError(
+            f"{path}: {len(bad)} row(s) whose {date_column!r} is not a date this program reads: "
+            f"{shown}{more}. Write dates as {FORMATS_HELP}; or pass --skip-bad-dates to leave "
+            "those rows out"
+        )
+    if bad:
+        out.notes.append(f"{path}: {len(bad)} row(s) whose {date_column!r} is not a readable date "
+                         "left out (--skip-bad-dates)")
     if empty:
         out.notes.append(f"{path}: {empty} row(s) without text or label left out")
     if label_map is not None:
@@ -111,7 +134,7 @@ def _read_rows(
     label_column: str,
     date_column: str | None,
     label_map: dict[str, str] | None,
-) -> tuple[Labelled, int, int]:
+) -> tuple[Labelled, int, int, list[tuple[int, str]]]:
     reader = csv.DictReader(handle)
     columns = reader.fieldnames or []
     wanted = [text_column, label_column] + ([date_column] if date_column else [])
@@ -123,6 +146,7 @@ def _read_rows(
         )
     out = Labelled()
     empty = unmapped = 0
+    bad: list[tuple[int, str]] = []  # (line, value) of unreadable dates
     for row in reader:
         text = (row.get(text_column) or "").strip()
         label = (row.get(label_column) or "").strip()
@@ -134,10 +158,17 @@ def _read_rows(
                 unmapped += 1
                 continue
             label = label_map[label]
+        date = ""
+        if date_column:
+            raw = (row.get(date_column) or "").strip()
+            date = iso_date(raw) or ""
+            if not date:
+                bad.append((reader.line_num, raw))
+                continue
         out.texts.append(text)
         out.labels.append(label)
-        out.dates.append((row.get(date_column) or "").strip() if date_column else "")
-    return out, empty, unmapped
+        out.dates.append(date)
+    return out, empty, unmapped, bad
 
 
 def read_officer_labels(database: str | Path) -> Labelled:
@@ -169,7 +200,7 @@ def read_officer_labels(database: str | Path) -> Labelled:
         if str(text).strip() and str(topic).strip():
             out.texts.append(str(text).strip())
             out.labels.append(str(topic).strip())
-            out.dates.append(str(when))
+            out.dates.append(iso_date(str(when)) or "")
     out.notes.append(f"{path}: {len(out)} officer label(s) used")
     return out
 
@@ -194,8 +225,9 @@ def split(
     data: Labelled, test_fraction: float, by_date: bool, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, test). ``by_date``: the newest ``test_fraction`` of rows by date is the test
-    part (rows sorted by their date text, ISO order). Otherwise a stratified random split with
-    ``seed``, at least one test row per topic.
+    part (rows sorted by their normalised date text, which is time order; rows without a date, such
+    as an officer label without ``labelled_at``, sort first and so are training rows). Otherwise a
+    stratified random split with ``seed``, at least one test row per topic.
     """
     n = len(data)
     if not 0 < test_fraction < 1:
