@@ -38,8 +38,19 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
                     problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
                                             f"{name!r} is not a kecamatan of {settings.kabupaten}",
                                             f"did you mean: {', '.join(close)}" if close else ""))
-                elif official != name:
-                    warnings.append(f"groups[{i}].kecamatan[{j}]: {name!r} read as {official!r}")
+                elif _fold(official) != _fold(name):
+                    # a near miss may be another place (Sumberjo is a desa, Sumberrejo a kecamatan):
+                    # never guess in a routing rule
+                    problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
+                                            f"{name!r} is not a kecamatan of {settings.kabupaten}",
+                                            f"did you mean {official!r}?"))
+    seen: dict[tuple[str, str], str] = {}
+    for group in settings.groups:
+        key = (group.sink, group.chat_id)
+        if key in seen:
+            warnings.append(f"groups {seen[key]!r} and {group.name!r} post to the same chat {group.chat_id}: "
+                            "a complaint for both is posted there once")
+        seen.setdefault(key, group.name)
     if load_model:
         from forwarder.classify.model import load_model as load
 
@@ -57,3 +68,7 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
                 warnings.append(f"topic {topic!r} (groups {', '.join(where)}) is never emitted by the "
                                 f"model {settings.model}: those groups will receive nothing for it")
     return problems, warnings
+
+
+def _fold(name: str) -> str:
+    return "".join(name.casefold().split())

@@ -23,27 +23,64 @@ def _parts(text: str, count: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+#: A table the demo creates in every inbox it makes: only such inboxes may be wiped by --fresh.
+DEMO_MARK = "forwarder_demo"
+
+
+def is_demo_inbox(path: Path) -> bool:
+    """True when ``path`` is a Gammu-format inbox that ``forwarder demo`` created."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        return bool(conn.execute("select 1 from sqlite_master where name = ?", [DEMO_MARK]).fetchone())
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+
+
+def check_demo_config(settings: Settings) -> None:
+    """Refuse a config the demo must not touch: any sink that is not the console (it would
+    post to real groups), or, with ``--fresh``, an inbox the demo did not create.
+
+    Raises ValueError saying why."""
+    live = [f"{name} ({getattr(cfg, 'type', '?')})" for name, cfg in settings.sinks.items()
+            if getattr(cfg, "type", None) != "console"]
+    if live:
+        raise ValueError(f"the demo only prints to the console, but this config has the sink(s) "
+                         f"{', '.join(live)}; use `forwarder run --dry-run --once` to look at a live config")
+
+
 def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
                     examples: Path = EXAMPLES) -> dict[str, int]:
     """Write the example SMS into the inbox of every gammu_smsd source of ``settings``.
 
     An inbox that already has rows is left alone (so the demo run twice shows that nothing is
-    posted twice), unless ``fresh`` is set, which also empties the forwarder database.
-    Returns {inbox path: SMS written}. Raises OSError, ValueError (unreadable examples).
+    posted twice), unless ``fresh`` is set, which also empties the forwarder database; ``fresh``
+    only deletes inboxes the demo created itself. Returns {inbox path: SMS written}. Raises
+    OSError, ValueError (unreadable examples, a live config, an inbox that is not the demo's).
     """
     from forwarder.sources.gammu_schema import add_inbox_sms, create_smsd_schema
 
+    check_demo_config(settings)
     messages = yaml.safe_load(examples.read_text(encoding="utf-8"))
     if not isinstance(messages, list):
         raise ValueError(f"{examples}: expected a list of SMS")
-    written: dict[str, int] = {}
-    if fresh and Path(settings.database).exists():
+    inboxes = [Path(cfg.database) for cfg in settings.sources.values()
+               if getattr(cfg, "type", None) == "gammu_smsd"]
+    if fresh:
+        foreign = [str(p) for p in inboxes if p.exists() and not is_demo_inbox(p)]
+        if foreign:
+            raise ValueError(f"--fresh deletes the inbox, but {', '.join(foreign)} was not made by "
+                             "`forwarder demo`: it is left alone (delete it yourself if you mean it)")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{settings.database}{suffix}").unlink(missing_ok=True)
-    for cfg in settings.sources.values():
-        if getattr(cfg, "type", None) != "gammu_smsd":
-            continue
-        path = Path(cfg.database)
+    written: dict[str, int] = {}
+    for path in inboxes:
         if fresh:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -52,6 +89,7 @@ def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         create_smsd_schema(path)
+        _mark(path)
         start = datetime.now(UTC) - timedelta(minutes=len(messages))
         count = 0
         for i, msg in enumerate(messages):
@@ -68,3 +106,15 @@ def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
             count += 1
         written[str(path)] = count
     return written
+
+
+def _mark(path: Path) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            conn.execute(f"create table {DEMO_MARK} (note text)")
+            conn.execute(f"insert into {DEMO_MARK} values ('made by forwarder demo: --fresh may delete it')")
+    finally:
+        conn.close()

@@ -36,8 +36,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -132,6 +131,10 @@ class Lane:
     busy: bool = False
 
 
+class Stopping(Exception):
+    """Raised inside a lane waiting for a pacing slot when the daemon is asked to stop."""
+
+
 @dataclass
 class DrainResult:
     """What ``--once`` achieved: counts by outcome and the deliveries still open."""
@@ -179,6 +182,7 @@ class Dispatcher:
         self.tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()  # set on SIGTERM: lanes stop between messages
 
     # -- lanes ----------------------------------------------------------------------------
 
@@ -216,7 +220,11 @@ class Dispatcher:
             wait = max([w.delay(now) for w in windows] + [lane.paused_until - now, 0.0])
             if wait <= 0:
                 break
-            await asyncio.sleep(wait)
+            try:  # sleep, but wake up at once when the daemon is asked to stop
+                await asyncio.wait_for(self.stopping.wait(), timeout=wait)
+            except TimeoutError:
+                continue
+            raise Stopping
         for w in windows:
             w.acquire()
         try:
@@ -229,8 +237,11 @@ class Dispatcher:
     async def wait_for_slot(self, lane: Lane) -> None:
         """Like :meth:`slot` for callers that cannot wrap their send: the place is counted
         from now (the officer loop's followups, a few messages a day)."""
-        async with self.slot(lane):
-            pass
+        try:
+            async with self.slot(lane):
+                pass
+        except Stopping:
+            return  # the daemon is stopping: let the caller's last message go
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -268,10 +279,14 @@ class Dispatcher:
     async def _run_lane(self, lane: Lane, rows: list[Delivery]) -> None:
         try:
             for d in rows:
+                if self.stopping.is_set():
+                    break
                 if d.next_attempt_at and parse_iso(d.next_attempt_at) > self.store.clock():
                     break
                 if not await self._deliver(lane, d):
                     break
+        except Stopping:
+            pass  # left pending: sent by the next run, nothing in flight
         except Exception:  # a bug must not silently kill the lane: log it and keep the daemon up
             log.exception(kv(event="lane_error", sink=lane.sink, chat=lane.chat_id))
             lane.paused_until = self.monotonic() + 30
@@ -289,8 +304,13 @@ class Dispatcher:
         start = d.parts_sent  # parts posted by an earlier attempt are not posted again
         while True:
             parts = sink.render_plain(view) if plain else sink.render(view)
+            if start >= len(parts):  # every part is already in the chat: nothing to send again
+                self.store.mark_complete(d.id)
+                return True
             self.store.claim(d.id, len(parts), restart=plain)
             try:
+                if not getattr(sink, "started", True):  # unreachable when the daemon started
+                    await sink.start()
                 for part in parts[start:]:
                     async with self.slot(lane):
                         self.store.sending(d.id)  # only now: a crash while waiting is no repeat
@@ -385,6 +405,7 @@ class Dispatcher:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.next_wakeup())
             except TimeoutError:
                 pass
+        self.stopping.set()
         await self.finish()
 
     async def finish(self) -> None:

@@ -64,6 +64,17 @@ def _canonical_places(settings: Settings, gazetteer: Any) -> Settings:
     return dataclasses.replace(settings, groups=groups)
 
 
+def _one_per_chat(destinations: Any) -> list[Destination]:
+    """Two groups of the config may share one chat: post a complaint there once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for dest in destinations:
+        if (dest.sink, dest.chat_id) not in seen:
+            seen.add((dest.sink, dest.chat_id))
+            out.append(dest)
+    return out
+
+
 @dataclass
 class PollResult:
     source: str
@@ -87,6 +98,7 @@ class Pipeline:
     health: Health = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     stored_since_summary: int = field(init=False, default=0)
+    run_lock: Any = field(init=False, default=None)
     loop: Any = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,11 +133,22 @@ class Pipeline:
         """
         from forwarder.classify.model import load_model
         from forwarder.classify.places import Gazetteer
+        from forwarder.runlock import RunLock
 
         context = context or Context(timezone=settings.timezone)
-        store = Store.open(settings.database, clock=context.clock)
-        model = model if model is not None else load_model(settings.model)
-        gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
+        lock = RunLock(settings.database).acquire()  # raises StoreError if another run holds it
+        try:
+            store = Store.open(settings.database, clock=context.clock)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            model = model if model is not None else load_model(settings.model)
+            gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
+        except BaseException:
+            store.close()
+            lock.release()
+            raise
         settings = _canonical_places(settings, gazetteer)
         sources = {
             name: source_registry.load(cfg.type).Source(name, cfg, context)
@@ -141,7 +164,9 @@ class Pipeline:
             labels = getattr(sinks.get(group.sink), "labels", None)
             if isinstance(labels, dict):
                 labels[group.chat_id] = group.name
-        return cls(settings, store, model, gazetteer, sources, sinks, context, dry_run=bool(sink_override))
+        pipeline = cls(settings, store, model, gazetteer, sources, sinks, context, dry_run=bool(sink_override))
+        pipeline.run_lock = lock
+        return pipeline
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -175,9 +200,9 @@ class Pipeline:
                     incoming=dataclasses.replace(incoming, meta=meta),
                     tag=tag,
                     place=place,
-                    destinations=[
+                    destinations=_one_per_chat(
                         Destination(g.name, g.sink, self._chat_id(g.sink, g.chat_id)) for g in routing.groups
-                    ],
+                    ),
                     triage_reason=routing.triage_reason,
                 )
             )
@@ -193,7 +218,8 @@ class Pipeline:
         items = self.prepare(name, self.loop.intercept(name, polled))
         new_ids = self.store.ingest(name, items, polled.cursor)
         self.loop.stored(new_ids)
-        await source.commit(polled)
+        if not self.dry_run:  # a dry run leaves the source as it was: the real run reads it again
+            await source.commit(polled)
         if new_ids:
             self.dispatcher.wake.set()
             log.debug(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
@@ -305,6 +331,8 @@ class Pipeline:
             except Exception:  # closing is best effort
                 log.debug("close failed", exc_info=True)
         self.store.close()
+        if self.run_lock is not None:
+            self.run_lock.release()
 
     async def _notices_loop(self, stop: asyncio.Event) -> None:
         """Deadline reminders, overdue alerts, digests and weekly summaries, every

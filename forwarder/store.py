@@ -372,6 +372,17 @@ class Store:
                 ).fetchone()
                 self._event(cid[0], now, "system", "delivered", {"group": cid[1], "message_ids": ids})
 
+    def mark_complete(self, delivery_id: int) -> None:
+        """Mark a delivery ``sent`` whose parts were all recorded already (a crash between the
+        last part and the state change)."""
+        now = self.now()
+        with self.db.conn:
+            self.db.conn.execute(
+                "update deliveries set state = ?, updated_at = ?, sent_at = coalesce(sent_at, ?), "
+                "last_error = null where id = ?",
+                (SENT, now, now, delivery_id),
+            )
+
     def reschedule(
         self, delivery_id: int, error: str, next_attempt: datetime, *, uncertain: bool = False,
         count_attempt: bool = True,

@@ -179,6 +179,12 @@ class Sink:
                 log.debug("sink=%s closing the bot failed: %s", self.name, exc)
 
     @property
+    def started(self) -> bool:
+        """True once :meth:`start` succeeded (the dispatcher starts a sink that was unreachable
+        when the daemon started before its first send)."""
+        return self._bot is not None
+
+    @property
     def bot(self) -> telegram.Bot:
         """The started PTB ``Bot`` (for getUpdates elsewhere); RuntimeError before start()."""
         if self._bot is None:
