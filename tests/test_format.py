@@ -215,3 +215,18 @@ def test_rendered_long_complaint_fits_telegram():
     assert parse_html(re.sub(r"\n\(\d+/\d+\)$", "", parts[0])).text.startswith("Pengaduan LPR-7K3Q")
     for part in parts:
         assert utf16_len(parse_html(part).text) <= 4096
+
+
+def test_every_part_of_a_long_complaint_names_it() -> None:
+    from forwarder.sinks.format import split_message
+
+    parts = split_message("jalan rusak " * 900, 4096, html=True, label="Pengaduan 7K3Q9M")
+    assert len(parts) >= 3
+    for k, part in enumerate(parts, 1):
+        assert part.endswith(f"(Pengaduan 7K3Q9M {k}/{len(parts)})") and len(part) <= 4096
+
+
+def test_bidi_overrides_are_dropped() -> None:
+    from forwarder.sinks.format import clean_text
+
+    assert clean_text("\u202ekasur\u202c jalan \u2067x\u2069 \u200fok") == "kasur jalan x \u200fok"

@@ -42,7 +42,8 @@ class Sink:
         return None
 
     def render(self, view: ComplaintView) -> list[str]:
-        return split_message(render_plain(view), CONSOLE_LIMIT, html=False)
+        return split_message(render_plain(view), CONSOLE_LIMIT, html=False,
+                             label=f"Pengaduan {view.tracking_code}")
 
     def render_plain(self, view: ComplaintView) -> list[str]:
         return self.render(view)

@@ -35,7 +35,9 @@ _CHANNELS = {"sms": "SMS", "x": "X", "twitter": "X", "webhook": "Web"}
 _EMPTY_TEXT = "(teks pengaduan kosong)"
 
 # C0/C1 control characters other than tab and newline, and lone surrogates (unencodable in UTF-8)
-_UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# ... and the bidirectional overrides/isolates (U+202A-U+202E, U+2066-U+2069), which can make a
+# group message read backwards (Unicode TR36 "bidi spoofing"); LRM/RLM marks are kept
+_UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def utf16_len(text: str) -> int:
@@ -280,7 +282,8 @@ def _split(tokens: list[_Tok], budget: int) -> list[str]:
     return parts
 
 
-def split_message(text: str, limit: int = TELEGRAM_MAX_TEXT_LENGTH, *, html: bool) -> list[str]:
+def split_message(text: str, limit: int = TELEGRAM_MAX_TEXT_LENGTH, *, html: bool,
+                  label: str = "") -> list[str]:
     """Split ``text`` into parts of at most ``limit`` UTF-16 code units each, in order.
 
     A text that fits is returned as is, in a one-element list; an empty or whitespace-only text
@@ -289,7 +292,8 @@ def split_message(text: str, limit: int = TELEGRAM_MAX_TEXT_LENGTH, *, html: boo
     else between two characters (never inside an emoji sequence). With ``html=True`` a cut never
     falls inside a tag or an entity (``&amp;``), and tags open at the cut (``<blockquote>``,
     ``<b>``) are closed at the end of the part and opened again at the start of the next.
-    Parts get a ``(2/3)`` line at the end when there are several.
+    Parts get a ``(2/3)`` line at the end when there are several, ``(Pengaduan 7K3Q9M 2/3)``
+    with ``label="Pengaduan 7K3Q9M"``, so that every part says which complaint it belongs to.
 
     ``limit`` defaults to Telegram's 4096 (``MessageLimit.MAX_TEXT_LENGTH``). Raises ValueError
     when ``limit`` is too small for the markup (below 32, or tags nested deeper than it allows).
@@ -301,11 +305,15 @@ def split_message(text: str, limit: int = TELEGRAM_MAX_TEXT_LENGTH, *, html: boo
     if limit < 32:
         raise ValueError(f"limit {limit} is too small to split a message into numbered parts")
     tokens = _tokens(text, html)
-    for reserve in (8, 12, 16):  # room for "\n(99/99)", "\n(9999/9999)", ...
+    head = f"{escape_html(label) if html else label} " if label else ""
+    for digits in (8, 12, 16):  # room for "\n(99/99)", "\n(9999/9999)", ...
+        reserve = digits + utf16_len(head)
+        if limit - reserve < 16:
+            raise ValueError(f"limit {limit} is too small for the part label {label!r}")
         parts = _split(tokens, limit - reserve)
         total = len(parts)
-        if utf16_len(f"\n({total}/{total})") <= reserve:
+        if utf16_len(f"\n({head}{total}/{total})") <= reserve:
             if total == 1:
                 return parts
-            return [f"{p}\n({k}/{total})" for k, p in enumerate(parts, 1)]
+            return [f"{p}\n({head}{k}/{total})" for k, p in enumerate(parts, 1)]
     raise ValueError("the text needs too many parts")

@@ -194,11 +194,13 @@ class Sink:
     # -- rendering ---------------------------------------------------------------------------
     def render(self, view: ComplaintView) -> list[str]:
         """The HTML message(s) for ``view``, each at most ``MessageLimit.MAX_TEXT_LENGTH`` (4096)."""
-        return fmt.split_message(fmt.render_html(view), MessageLimit.MAX_TEXT_LENGTH, html=True)
+        return fmt.split_message(fmt.render_html(view), MessageLimit.MAX_TEXT_LENGTH, html=True,
+                                 label=f"Pengaduan {view.tracking_code}")
 
     def render_plain(self, view: ComplaintView) -> list[str]:
         """Like :meth:`render` without markup (for a message Telegram refused to parse)."""
-        return fmt.split_message(fmt.render_plain(view), MessageLimit.MAX_TEXT_LENGTH, html=False)
+        return fmt.split_message(fmt.render_plain(view), MessageLimit.MAX_TEXT_LENGTH, html=False,
+                                 label=f"Pengaduan {view.tracking_code}")
 
     # -- sending -----------------------------------------------------------------------------
     async def send(self, chat_id: str, text: str, *, plain: bool = False, buttons: Buttons | None = None,
