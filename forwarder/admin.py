@@ -124,9 +124,10 @@ def outbox_list(config_path: str, states: tuple[str, ...], limit: int) -> None:
         created = store.db["deliveries"].get(d.id)["created_at"]
         table.add_row(str(d.id), str(d.complaint_id), c["tracking_code"], d.group_name, d.state,
                       str(d.attempts), "yes" if d.uncertain else "", _age(created), d.last_error or "")
-    Console().print(table)
     if not rows:
         click.echo("nothing in the outbox")
+        return
+    Console().print(table)
 
 
 @outbox.command("retry")

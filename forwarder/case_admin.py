@@ -104,12 +104,16 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
 @config_option
 def reveal(code: str, admin: str, config_path: str) -> None:
     """Show complaint CODE as sent, with the reporter (the read is recorded with your name)."""
-    _, store = _open(config_path)
+    settings, store = _open(config_path)
     try:
         row = reveal_complaint(store, code, _admin(admin))
     finally:
         store.close()
-    click.echo(f"Pengaduan {row['tracking_code']} ({row['channel']}, diterima {row['received_at']})")
+    from forwarder.sinks.format import format_received
+    from forwarder.store import parse_iso
+
+    received = format_received(parse_iso(row["received_at"]), settings.timezone)
+    click.echo(f"Pengaduan {row['tracking_code']} ({row['channel']}, diterima {received})")
     click.echo(f"Pelapor: {row['reporter']}")
     click.echo(f"Status: {row['status']}; topik: {row['topic'] or '-'}; kecamatan: {row['kecamatan'] or '-'}")
     click.echo("")

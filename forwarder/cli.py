@@ -93,7 +93,7 @@ def run(config_path: str, once: bool, dry_run: bool, max_wait: float) -> None:
     try:
         pipeline = Pipeline.build(settings, sink_override=override)
     except (ModelError, StoreError, LookupError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(_with_cwd_hint(str(exc), settings)) from exc
     if once:
         polls, drained = asyncio.run(pipeline.run_once(max_wait_secs=max_wait))
         for p in polls:
@@ -107,6 +107,16 @@ def run(config_path: str, once: bool, dry_run: bool, max_wait: float) -> None:
         failed_sources = any(p.error for p in polls)
         sys.exit(0 if drained.complete and not failed_sources else 1)
     asyncio.run(_run_forever(pipeline))
+
+
+def _with_cwd_hint(message: str, settings) -> str:
+    """Relative paths in the config are read from the working directory: say so when one failed."""
+    from pathlib import Path
+
+    relative = [str(p) for p in (settings.model, settings.database) if not Path(p).is_absolute()]
+    if relative and any(r in message for r in relative):
+        message += f" (relative paths in the config are read from the directory forwarder runs in: {Path.cwd()})"
+    return message
 
 
 def _checked(config_path: str):
