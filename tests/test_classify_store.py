@@ -25,6 +25,12 @@ LABEL_MAP = DATA / "label_map.csv"
 COMMON = ["--label-column", "kategori", "--label-map", str(LABEL_MAP)]
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_repo_config(tmp_path, monkeypatch):
+    """Run in an empty directory: no config/groups.yaml is read unless a test passes --config."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(*args: str) -> str:
     result = CliRunner().invoke(model_group, list(args))
     assert result.exit_code == 0, result.output
@@ -169,14 +175,139 @@ def test_rows_a_model_was_trained_on_are_left_out(tmp_path):
     out = run("evaluate", cand.id, "--store", str(store), "--data", str(SMALL), *COMMON)
     assert "not compared with the current model" in out
     # ... and promotion then needs a real comparison or --force
-    assert "has not been compared" in fail("promote", cand.id, "--store", str(store))
+    out = fail("promote", cand.id, "--store", str(store))
+    assert "has not been compared" in out and f"forwarder model evaluate {cand.id} --store" in out
 
 
 def test_errors_are_clear(tmp_path):
     store = tmp_path / "store"
     assert "no model store" in fail("list", "--store", str(store))
+    store.mkdir()
+    (store / "versions").mkdir()
+    out = fail("evaluate", "--store", str(store), "--data", str(FRESH), *COMMON)
+    assert f"has no model to evaluate: train one with `forwarder model train --store {store}" in out
+    out = fail("promote", "--store", str(store))
+    assert f"no candidate in {store} to promote: train one with `forwarder model train --store" in out
     run("train", "--store", str(store), "--data", str(SMALL), *COMMON)
     assert "no version 'nope'" in fail("promote", "nope", "--store", str(store))
     assert "no earlier version" in fail("rollback", "--store", str(store))
     assert "no column 'x'" in fail("train", "--store", str(store), "--data", str(SMALL),
                                    "--label-column", "x")
+
+
+# ---- promoting safely: the config's groups, models with other topics, evaluate after promote -----
+
+CONFIG = """
+version: 1
+model: {store}
+kabupaten: Bojonegoro
+sinks:
+  out: {{type: console}}
+groups:
+  - {{name: jalan, sink: out, chat_id: "-1001", topics: [jalan]}}
+  - {{name: pju, sink: out, chat_id: "-1002", topics: [penerangan_jalan]}}
+  - {{name: sampah, sink: out, chat_id: "-1003", topics: [kebersihan]}}
+  - {{name: triage, sink: out, chat_id: "-1009", fallback: true}}
+"""
+
+
+def config_for(tmp_path: Path, store: Path) -> Path:
+    path = tmp_path / "groups.yaml"
+    path.write_text(CONFIG.format(store=store), encoding="utf-8")
+    return path
+
+
+def label_map(tmp_path: Path, jalan: str, pju: str, sampah: str) -> Path:
+    path = tmp_path / f"map-{jalan}-{pju}-{sampah}.csv"
+    path.write_text(f"label,topic\nJalan Rusak,{jalan}\nLampu PJU,{pju}\nSampah,{sampah}\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def promoted(tmp_path):
+    """A store whose current model has the config's topics, and that config."""
+    store = tmp_path / "store"
+    config = config_for(tmp_path, store)
+    run("train", "--store", str(store), "--data", str(SMALL), *COMMON, "--config", str(config))
+    run("promote", "--store", str(store), "--config", str(config))
+    return store, config
+
+
+def test_candidate_with_foreign_topics_is_not_called_better_nor_promoted(tmp_path, promoted):
+    """The reported case: labels AIR/JLN/SAMPAH share nothing with the current model or the groups."""
+    store, config = promoted
+    current = open_store(store).current_id
+    foreign = label_map(tmp_path, "JLN", "AIR", "SAMPAH")
+    out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
+              "--label-map", str(foreign), "--config", str(config))
+    assert "the models' topics differ: only in candidate: AIR, JLN, SAMPAH; only in current: " \
+           "jalan, kebersihan, penerangan_jalan" in out
+    assert "they share no topic of these rows, so they cannot be compared" in out
+    assert "promote would refuse" in out and "EVERY complaint would go to the fallback group 'triage'" in out
+    cand = open_store(store).newest_candidate()
+    comparison = cand.card["comparison"]
+    assert comparison["current_macro_f1"] is None and comparison["compared_topics"] == []
+
+    out = fail("promote", "--store", str(store), "--config", str(config))
+    assert "none of the topics of" in out and "AIR, JLN, SAMPAH" in out
+    assert "shares no topic with the current model" in out and "--force" in out
+    assert open_store(store).current_id == current
+
+    out = run("promote", "--store", str(store), "--config", str(config), "--force", "--by", "admin")
+    assert open_store(store).current_id == cand.id
+    assert "promoted with --force although" in out
+    assert "from now on every complaint will go to the fallback group 'triage'" in out
+    assert f"forwarder model rollback --store {store}" in out
+
+
+def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
+    """Partly shared topics: macro-F1 compared over the shared ones; the new topic is refused."""
+    store, config = promoted
+    partly = label_map(tmp_path, "jalan", "penerangan_jalan", "SAMPAH")
+    out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
+              "--label-map", str(partly), "--config", str(config))
+    assert "only in candidate: SAMPAH; only in current: kebersihan" in out
+    # on fresh rows of all three topics: macro-F1 over the two shared ones
+    out = run("evaluate", "--store", str(store), "--data", str(FRESH), "--label-column", "kategori",
+              "--label-map", str(partly), "--config", str(config))
+    assert "macro-F1, 2 shared" in out
+    comparison = open_store(store).newest_candidate().card["comparison"]
+    assert comparison["compared_topics"] == ["jalan", "penerangan_jalan"]
+    assert comparison["rows"] == 12 and comparison["current_macro_f1"] is not None
+    out = fail("promote", "--store", str(store), "--config", str(config))
+    assert "emits topic(s) that no group of" in out and ": SAMPAH;" in out
+    assert "topic(s) of" in out and "never emits: kebersihan" in out  # a warning as well
+
+
+def test_default_config_is_read_when_present(tmp_path, promoted):
+    store, config = promoted
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "groups.yaml").write_text(config.read_text(), encoding="utf-8")
+    foreign = label_map(tmp_path, "JLN", "AIR", "SAMPAH")
+    run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
+        "--label-map", str(foreign))
+    out = fail("promote", "--store", str(store))
+    assert "config/groups.yaml: EVERY complaint" in out
+    (tmp_path / "config" / "groups.yaml").write_text("version: 1\ngroups: 3\n", encoding="utf-8")
+    out = fail("promote", "--store", str(store))
+    assert "problem(s) in the config" in out and "forwarder check-config --config config/groups.yaml" in out
+
+
+def test_promote_names_a_config_that_uses_another_model(tmp_path, promoted):
+    store, config = promoted
+    run("train", "--store", str(store), "--data", str(SMALL), *COMMON, "--refit")
+    other = tmp_path / "other.yaml"
+    other.write_text(config.read_text().replace(str(store), str(tmp_path / "elsewhere")))
+    out = run("promote", "--store", str(store), "--config", str(other), "--force")
+    assert "not" in out and "does not change what the daemon uses" in out
+
+
+def test_evaluate_after_promote_scores_the_current_model(tmp_path, promoted):
+    store, config = promoted
+    out = run("evaluate", "--store", str(store), "--data", str(FRESH), *COMMON, "--config", str(config))
+    current = open_store(store).current_id
+    assert f"the current model {current} on 12 labelled rows (the store has no candidate" in out
+    assert "macro-F1" in out and "confusion matrix:" in out
+    assert list((store / "versions" / current / "evaluation").glob("confusion-current-*.png"))
+    # naming the current version does the same
+    assert "the current model" in run("evaluate", current, "--store", str(store), "--data", str(FRESH), *COMMON)

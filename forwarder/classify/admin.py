@@ -2,9 +2,10 @@
 
 ::
 
-    forwarder model train    --store S --data CSV [--data CSV2] [--database DB] [--date-column C] ...
-    forwarder model evaluate [VERSION] --store S --data CSV [--database DB]
-    forwarder model promote  [VERSION] --store S [--force]
+    forwarder model train    --store S --data CSV [--data CSV2] [--database DB] [--date-column C]
+                             [--config CFG] ...
+    forwarder model evaluate [VERSION] --store S --data CSV [--database DB] [--config CFG]
+    forwarder model promote  [VERSION] --store S [--config CFG] [--force]
     forwarder model rollback [VERSION] --store S
     forwarder model list     --store S
     forwarder model show     [VERSION] --store S
@@ -13,10 +14,21 @@
 database (table ``labels``: complaint_id, text, topic, labelled_by, labelled_at; the newest label of
 each complaint), then scores the candidate *and the current model* on the same held-out rows, prints
 both per topic, draws both confusion matrices (``versions/<id>/evaluation/*.png``) and records the
-comparison in the candidate's card. ``promote`` makes the candidate current only if its held-out
-macro-F1 is not below the current model's on that comparison, unless ``--force``. The current model
-may have been trained on some of the held-out rows; its figure is then optimistic, which errs on the
-side of keeping it.
+comparison in the candidate's card (:mod:`forwarder.classify.compare`: when the two models' topics
+differ, macro-F1 is compared over the shared topics only, and models sharing no topic are not
+compared). ``evaluate`` does the same on other labelled rows; without VERSION it takes the newest
+candidate, or, when there is none (after a promote), scores the current model alone.
+
+``promote`` makes the candidate current only when, unless ``--force``:
+
+* the config's groups (``--config``, default ``config/groups.yaml`` when it exists) take every topic
+  the candidate emits: a topic no group takes would send its complaints to the fallback (triage)
+  group, and a candidate sharing no topic with the groups would send them all there;
+* it was compared with the current model and its macro-F1 (over the compared topics) is not below
+  the current model's. The current model may have been trained on some of the held-out rows; its
+  figure is then optimistic, which errs on the side of keeping it.
+
+With ``--force`` it is promoted anyway and the consequences are printed.
 """
 
 from __future__ import annotations
@@ -30,11 +42,18 @@ import numpy as np
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from forwarder.classify.cli_common import console, data_options, read_training_data
+from forwarder.classify.cli_common import (
+    config_option,
+    console,
+    data_options,
+    load_settings,
+    read_training_data,
+)
+from forwarder.classify.compare import compare, fit_problems, fit_warnings, group_fit, summary
 from forwarder.classify.data import TrainingDataError, read_officer_labels
 from forwarder.classify.evaluate import confusion_png, evaluate
-from forwarder.classify.model import TopicModel, load_model
-from forwarder.classify.store import ModelStore, open_store
+from forwarder.classify.model import TopicModel, load_model, row_hash
+from forwarder.classify.store import ModelStore, Version, open_store
 from forwarder.errors import ModelError
 
 store_option = click.option(
@@ -57,95 +76,6 @@ def _load(path: Path) -> TopicModel:
         raise click.ClickException(str(exc)) from exc
 
 
-def compare(
-    candidate: TopicModel,
-    current: TopicModel | None,
-    texts: list[str],
-    truth: list[str],
-    outdir: Path,
-) -> dict[str, Any]:
-    """Score both models on the same rows, draw their confusion matrices, print a table.
-
-    Rows either model was fitted on (its ``training_rows``) are left out first, so neither is
-    judged on complaints it has seen. When the current model has seen every row, only the
-    candidate is scored (``note`` says why). Returns ``{"rows", "left_out", "note", "candidate":
-    metrics, "current": metrics | None, "current_version"}``. Raises ClickException when no row
-    is left even for the candidate.
-    """
-    from forwarder.classify.model import row_hash
-
-    def unseen_by(models: list[TopicModel | None]) -> np.ndarray:
-        fresh = np.ones(len(texts), dtype=bool)
-        for model in models:
-            if model is not None and model.training_rows is not None:
-                fresh &= ~np.isin(hashes, model.training_rows)
-        return fresh
-
-    hashes = np.array([row_hash([t])[0] for t in texts], dtype=np.uint64)
-    fresh = unseen_by([candidate, current])
-    note = ""
-    if current is not None and not fresh.any():
-        note = f"every held-out row was in the training data of the current model {current.version}"
-        current, fresh = None, unseen_by([candidate])
-    if not fresh.any():
-        raise click.ClickException(
-            "no held-out row is left once the rows the models were trained on are left out; "
-            "evaluate on new labelled complaints with `forwarder model evaluate --data CSV`"
-        )
-    result: dict[str, Any] = {
-        "rows": int(fresh.sum()),
-        "left_out": int((~fresh).sum()),
-        "current_version": current.version if current else None,
-        "current": None,
-        "note": note,
-    }
-    texts = [t for t, ok in zip(texts, fresh) if ok]
-    truth = [t for t, ok in zip(truth, fresh) if ok]
-    scored = [("candidate", candidate)] + ([("current", current)] if current else [])
-    for role, model in scored:
-        tags = model.predict(texts)
-        result[role] = evaluate(texts, truth, tags)
-        png = confusion_png(truth, tags, outdir / f"confusion-{role}-{model.version}.png",
-                            title=f"{role} {model.version} on {len(texts)} held-out rows")
-        result[f"{role}_png"] = str(png)
-    _print_comparison(result, candidate.version)
-    return result
-
-
-def _print_comparison(result: dict[str, Any], candidate_version: str) -> None:
-    cand, cur = result["candidate"], result["current"]
-    title = f"held-out rows: {result['rows']}"
-    if result.get("left_out"):
-        title += f" ({result['left_out']} left out: a model was trained on them)"
-    table = Table(title=title)
-    table.add_column("topic")
-    table.add_column(f"candidate F1\n{candidate_version}", justify="right")
-    if cur:
-        table.add_column(f"current F1\n{result['current_version']}", justify="right")
-    table.add_column("support", justify="right")
-    for topic, m in sorted(cand["per_topic"].items()):
-        row = [topic, f"{m['f1']:.3f}"]
-        if cur:
-            other = cur["per_topic"].get(topic)
-            row.append(f"{other['f1']:.3f}" if other else "-")
-        table.add_row(*row, str(m["support"]))
-    summary = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")]
-    for label, key in summary:
-        row = [f"[bold]{label}[/bold]", f"{cand[key]:.3f}"] + ([f"{cur[key]:.3f}"] if cur else [])
-        table.add_row(*row, "")
-    cov = [f"{cand['coverage']['0.8']['precision']:.3f}"]
-    if cur:
-        cov.append(f"{cur['coverage']['0.8']['precision']:.3f}")
-    table.add_row("[bold]precision @80% coverage[/bold]", *cov, "")
-    console.print(table)
-    if result.get("note"):
-        console.print(f"[yellow]not compared with the current model: {result['note']}; "
-                      "`forwarder model evaluate --data NEW.csv` can compare them[/yellow]")
-    for key in ("candidate_png", "current_png"):
-        if key in result:
-            console.print(f"[dim]confusion matrix: {result[key]}[/dim]")
-
-
 @click.group("model")
 def model_group():
     """Retrain, compare, promote and roll back the topic model (a model store)."""
@@ -157,11 +87,13 @@ def model_group():
               help="Forwarder database: officer labels from its `labels` table are added.")
 @click.option("--refit", is_flag=True, help="After evaluating, retrain the candidate on all rows.")
 @store_option
+@config_option("whose groups the candidate's topics are checked against")
 def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
-              database, refit, store):
+              database, refit, store, config_path):
     """Train a candidate from CSV(s) and officer labels; compare it with the current model."""
     from forwarder.classify.train import train_and_evaluate
 
+    settings, config = load_settings(config_path, "forwarder model train")
     model_store = _store(store, create=True)
     steps = ["reading data", "fitting the candidate", "comparing with the current model", "writing"]
     columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}/{task.total}"),
@@ -188,23 +120,32 @@ def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_
         version = model_store.add(result.model)
         comparison = compare(result.evaluated, current, result.test.texts, result.test.labels,
                              version.path / "evaluation")
-        model_store.update_card(version.id, comparison=_summary(comparison))
+        model_store.update_card(version.id, comparison=summary(comparison))
         progress.update(task, advance=1, description=steps[3])
         progress.update(task, advance=1, description="done")
     for note in labelled.notes:
         console.print(f"[dim]{note}[/dim]")
+    refused = _report_fit(result.model, settings, config, before_promote=True)
     console.print(f"candidate {version.id} written to {version.path}; "
-                  f"`forwarder model promote --store {store}` makes it current")
+                  f"`forwarder model promote --store {store}` makes it current"
+                  + (" (it will refuse, see above, unless --force)" if refused else ""))
 
 
-def _summary(comparison: dict[str, Any]) -> dict[str, Any]:
-    cand, cur = comparison["candidate"], comparison["current"]
-    return {
-        "rows": comparison["rows"],
-        "candidate_macro_f1": cand["macro_f1"],
-        "current_version": comparison["current_version"],
-        "current_macro_f1": cur["macro_f1"] if cur else None,
-    }
+def _report_fit(model: TopicModel, settings: Any, config: str | None, before_promote: bool) -> list[str]:
+    """Print how ``model``'s topics meet the config's groups; return the reasons to refuse it
+    (printed too, unless it is ``promote`` itself that will print them)."""
+    if settings is None:
+        console.print("[yellow]no config checked (no --config and no config/groups.yaml here): "
+                      "the candidate's topics were not compared with the officer groups' topics"
+                      "[/yellow]")
+        return []
+    fit = group_fit(model.labels, settings.groups)
+    problems = fit_problems(fit, model.version, config)
+    for text in problems if before_promote else ():
+        console.print(f"[red]promote would refuse: {text}[/red]")
+    for text in fit_warnings(fit, model.version, config):
+        console.print(f"[yellow]{text}[/yellow]")
+    return problems
 
 
 @model_group.command("evaluate")
@@ -212,17 +153,17 @@ def _summary(comparison: dict[str, Any]) -> dict[str, Any]:
 @data_options(split=False)
 @click.option("--database", type=click.Path(dir_okay=False), help="Add officer labels from this database.")
 @store_option
-def evaluate_cmd(version, data, text_column, label_column, label_map, database, store):
-    """Score VERSION (default: newest candidate) and the current model on the rows of --data.
+@config_option("whose groups the model's topics are checked against")
+def evaluate_cmd(version, data, text_column, label_column, label_map, database, store, config_path):
+    """Score VERSION and the current model on the rows of --data.
 
-    Rows either model was trained on are left out. The comparison is stored in VERSION's card
-    and is what `promote` decides on.
+    Without VERSION: the newest candidate against the current model, or, when the store has no
+    candidate (after a promote), the current model alone. Rows either model was trained on are
+    left out. A candidate's comparison is stored in its card and is what `promote` decides on.
     """
+    settings, config = load_settings(config_path, "forwarder model evaluate")
     model_store = _store(store)
-    try:
-        chosen = model_store.version(version) if version else model_store.newest_candidate()
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from exc
+    chosen = _chosen(model_store, version, store, "evaluate")
     labelled = read_training_data(data, text_column, label_column, None, label_map)
     if database:
         try:
@@ -231,46 +172,129 @@ def evaluate_cmd(version, data, text_column, label_column, label_map, database, 
             raise click.ClickException(str(exc)) from exc
     if not len(labelled):
         raise click.ClickException("no labelled rows to evaluate on")
-    candidate = _load(chosen.path)
-    current = None
-    if model_store.current_id and model_store.current_id != chosen.id:
-        current = _load(model_store.root)
-    comparison = compare(candidate, current, labelled.texts, labelled.labels, chosen.path / "evaluation")
-    model_store.update_card(chosen.id, comparison=_summary(comparison))
+    model = _load(chosen.path)
+    if chosen.current:
+        alone = "" if version else " (the store has no candidate to compare it with)"
+        console.print(f"the current model {chosen.id} on {len(labelled)} labelled rows{alone}")
+        _evaluate_alone(model, labelled.texts, labelled.labels, chosen.path / "evaluation")
+        for text in _report_fit(model, settings, config, before_promote=False):
+            console.print(f"[red]{text}[/red]")
+        return
+    current = _load(model_store.root) if model_store.current_id else None
+    console.print(f"candidate {chosen.id} against the current model {model_store.current_id or '(none)'}")
+    comparison = compare(model, current, labelled.texts, labelled.labels, chosen.path / "evaluation")
+    model_store.update_card(chosen.id, comparison=summary(comparison))
+    _report_fit(model, settings, config, before_promote=True)
+
+
+def _chosen(model_store: ModelStore, version: str | None, store: str, action: str) -> Version:
+    """VERSION, or the default of ``action`` (the newest candidate; for evaluate the current model
+    when there is no candidate), with errors that name the command to run."""
+    try:
+        if version:
+            return model_store.version(version)
+        candidates = [v for v in model_store.versions() if v.status == "candidate"]
+        if candidates:
+            return candidates[-1]
+        if action == "evaluate" and model_store.current_id:
+            return model_store.version(model_store.current_id)
+    except ModelError as exc:
+        raise click.ClickException(f"{exc}; `forwarder model list --store {store}` lists them") from exc
+    train = f"`forwarder model train --store {store} --data CSV`"
+    if action == "evaluate":
+        raise click.ClickException(f"{store} has no model to evaluate: train one with {train}")
+    current = model_store.current_id
+    raise click.ClickException(
+        f"no candidate in {store} to {action}"
+        + (f" (the current model is {current})" if current else "")
+        + f": train one with {train}, or name a version (`forwarder model list --store {store}`)"
+    )
+
+
+def _evaluate_alone(model: TopicModel, texts: list[str], truth: list[str], outdir: Path) -> None:
+    from forwarder.classify.cli_common import print_metrics
+
+    tags = model.predict(texts)
+    print_metrics(evaluate(texts, truth, tags))
+    png = confusion_png(truth, tags, outdir / f"confusion-current-{model.version}.png",
+                        title=f"current {model.version} on {len(texts)} labelled rows")
+    unknown = sorted(set(truth) - model.labels)
+    if unknown:
+        console.print(f"[yellow]labels of the data that model {model.version} cannot emit: "
+                      f"{', '.join(unknown)} (they count as wrong)[/yellow]")
+    if model.training_rows is not None:
+        seen = int(np.isin(np.array([row_hash([t])[0] for t in texts], dtype=np.uint64),
+                           model.training_rows).sum())
+        if seen:
+            console.print(f"[yellow]{seen} of the {len(texts)} rows were in the model's training data: "
+                          "these figures are optimistic[/yellow]")
+    console.print(f"[dim]confusion matrix: {png}[/dim]")
 
 
 @model_group.command("promote")
 @click.argument("version", required=False)
-@click.option("--force", is_flag=True, help="Promote even if its macro-F1 is below the current model's.")
+@click.option("--force", is_flag=True,
+              help="Promote even if it is worse than the current model, was not compared with it, "
+                   "or emits topics no group of the config takes.")
 @click.option("--by", default="", help="Who promotes (recorded in history.jsonl).")
 @store_option
-def promote_cmd(version, force, by, store):
-    """Make VERSION (default: the newest candidate) the current model, if it is not worse."""
+@config_option("whose groups must take the candidate's topics")
+def promote_cmd(version, force, by, store, config_path):
+    """Make VERSION (default: the newest candidate) the current model, if it is not worse and the
+    config's groups take its topics."""
+    settings, config = load_settings(config_path, "forwarder model promote")
     model_store = _store(store)
-    try:
-        chosen = model_store.version(version) if version else model_store.newest_candidate()
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from exc
+    chosen = _chosen(model_store, version, store, "promote")
     if chosen.current:
         raise click.ClickException(f"{chosen.id} is already the current model")
-    _load(chosen.path)  # refuse a version this install cannot load
+    candidate = _load(chosen.path)  # refuse a version this install cannot load
+    if settings is not None and Path(settings.model).resolve() != Path(store).resolve():
+        console.print(f"[yellow]{config} uses the model {settings.model}, not {store}: promoting "
+                      "here does not change what the daemon uses[/yellow]")
+    reasons = _report_fit(candidate, settings, config, before_promote=False)
     comparison = chosen.card.get("comparison") or {}
     current_id = model_store.current_id
-    if current_id and not force:
-        if comparison.get("current_version") != current_id or comparison.get("current_macro_f1") is None:
-            raise click.ClickException(
-                f"{chosen.id} has not been compared with the current model {current_id}; run "
-                f"`forwarder model evaluate {chosen.id} --store {store} --data CSV` or use --force"
+    if current_id:
+        evaluate_hint = (f"; run `forwarder model evaluate {chosen.id} --store {store} --data NEW.csv` "
+                         "(labelled complaints neither model was trained on)")
+        if comparison.get("current_version") != current_id:
+            reasons.append(f"{chosen.id} has not been compared with the current model {current_id}"
+                           + evaluate_hint)
+        elif comparison.get("current_macro_f1") is None and comparison.get("compared_topics") == [] \
+                and (comparison.get("only_in_candidate") or comparison.get("only_in_current")):
+            reasons.append(
+                f"{chosen.id} shares no topic with the current model {current_id} (only in candidate: "
+                f"{', '.join(comparison['only_in_candidate']) or '-'}; only in current: "
+                f"{', '.join(comparison['only_in_current']) or '-'}): it cannot be called better"
             )
-        if comparison["candidate_macro_f1"] < comparison["current_macro_f1"]:
-            raise click.ClickException(
+        elif comparison.get("current_macro_f1") is None:
+            reasons.append(f"{chosen.id} has not been compared with the current model {current_id}: "
+                           "every held-out row was in its training data" + evaluate_hint)
+        elif comparison["candidate_macro_f1"] < comparison["current_macro_f1"]:
+            differ = comparison.get("only_in_candidate") or comparison.get("only_in_current")
+            over = f" over the {len(comparison['compared_topics'])} shared topic(s)" if differ else ""
+            reasons.append(
                 f"{chosen.id} is worse than the current model {current_id} on the same "
-                f"{comparison['rows']} held-out rows (macro-F1 {comparison['candidate_macro_f1']:.3f} "
-                f"< {comparison['current_macro_f1']:.3f}); not promoted (--force to promote anyway)"
+                f"{comparison['rows']} held-out rows (macro-F1{over} "
+                f"{comparison['candidate_macro_f1']:.3f} < {comparison['current_macro_f1']:.3f})"
             )
+    if reasons and not force:
+        raise click.ClickException(
+            "not promoted:\n" + "\n".join(f"  - {r}" for r in reasons) + "\n(--force promotes anyway)"
+        )
     model_store.set_current(chosen.id, "promote (forced)" if force else "promote", by=by)
     console.print(f"{chosen.id} is now the current model (was {current_id or 'none'}); "
                   "restart the daemon or send it SIGHUP to use it")
+    if reasons:
+        console.print("[red bold]promoted with --force although:[/red bold]")
+        for reason in reasons:
+            console.print(f"[red]  - {reason}[/red]")
+        fit = group_fit(candidate.labels, settings.groups) if settings is not None else None
+        if fit is not None and (fit.shares_none or fit.no_group):
+            which = "every complaint" if fit.shares_none else f"complaints of {', '.join(fit.no_group)}"
+            console.print(f"[red]from now on {which} will go to the fallback group {fit.fallback!r} "
+                          f"until the groups of {config} take those topics; "
+                          f"`forwarder model rollback --store {store}` undoes this[/red]")
 
 
 @model_group.command("rollback")

@@ -3,6 +3,7 @@ options and the printing of figures with rich."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +18,36 @@ from forwarder.classify.data import (
 )
 
 console = Console(highlight=False, soft_wrap=True)
+
+DEFAULT_CONFIG = Path("config/groups.yaml")
+"""The config the admin commands read when ``--config`` is not given and this file exists."""
+
+
+def config_option(purpose: str):
+    """``--config PATH`` (default :data:`DEFAULT_CONFIG` when it exists), for ``purpose``."""
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False),
+        help=f"Forwarder config {purpose} [default: {DEFAULT_CONFIG} when it exists].",
+    )
+
+
+def load_settings(config_path: str | None, command: str) -> tuple[Any, str | None]:
+    """``(Settings, path)`` of ``--config`` or the default config, ``(None, None)`` when neither
+    was given nor exists. A config that does not load is a ClickException naming ``command``."""
+    from forwarder.config import load_config
+    from forwarder.errors import ConfigError
+
+    path = config_path or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None)
+    if path is None:
+        return None, None
+    try:
+        return load_config(path), path
+    except ConfigError as exc:
+        raise click.ClickException(
+            f"{exc}\n`{command}` reads the config's groups (and model, threshold, kabupaten); "
+            f"fix it (`forwarder check-config --config {path}` lists the problems) or name another "
+            "with --config"
+        ) from exc
 
 
 def read_training_data(

@@ -103,7 +103,8 @@ class ModelStore:
     def newest_candidate(self) -> Version:
         candidates = [v for v in self.versions() if v.status == "candidate"]
         if not candidates:
-            raise ModelError(f"no candidate in {self.root}: train one with `forwarder model train`")
+            raise ModelError(f"no candidate in {self.root}: train one with `forwarder model train "
+                             f"--store {self.root} --data CSV`")
         return candidates[-1]
 
     # ---- writing -------------------------------------------------------------------------------
