@@ -128,6 +128,14 @@ FOUND = [
     ("desa bareng kec. sugihwaras", "Sugihwaras", "Bareng"),
     ("Desa Kapas Kecamatan Kapas", "Kapas", "Kapas"),
     ("warga ds. Ngumpakdalem, jalan ke padangan rusak", "Dander", "Ngumpakdalem"),
+    # a kecamatan name after a word that says where a thing is (examples/demo_sms.yaml)
+    ("Sampah di pinggir jalan dekat pasar Padangan menumpuk", "Padangan", None),
+    ("Lampu PJU di perempatan Sumberrejo mati sejak seminggu", "Sumberrejo", None),
+    ("lampu mati pertigaan Balen", "Balen", None),
+    ("macet parah arah baureno tiap sore", "Baureno", None),
+    ("jalan depan alun-alun Kalitidu berlubang", "Kalitidu", None),
+    ("uwuh numpuk cedhak prapatan Kedungadem", "Kedungadem", None),
+    ("dalan ngarep pasar Sumberrejo bolong", "Sumberrejo", None),
 ]
 
 
@@ -138,6 +146,16 @@ def test_find(bojonegoro: Gazetteer, text: str, kecamatan: str, desa: str | None
     assert (place.kecamatan, place.desa) == (kecamatan, desa)
     assert place.kecamatan in bojonegoro.kecamatan_names
     assert place.matched and place.matched.split()[0].lower() in " ".join(text.lower().split())
+
+
+def test_demo_complaints_name_their_kecamatan(bojonegoro: Gazetteer) -> None:
+    import yaml
+
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo_sms.yaml"
+    found = {bojonegoro.find(sms["text"]).kecamatan  # type: ignore[union-attr]
+             for sms in yaml.safe_load(demo.read_text(encoding="utf-8"))
+             if bojonegoro.find(sms["text"]) is not None}
+    assert {"Kasiman", "Dander", "Sumberrejo", "Baureno", "Padangan"} <= found
 
 
 def test_find_codes(bojonegoro: Gazetteer) -> None:
@@ -158,6 +176,9 @@ NOT_FOUND = [
     "saya warga bojonegoro",                      # the kabupaten, not Kecamatan Bojonegoro
     "Pemkab Bojonegoro lambat",
     "jalan raya dander rusak",                    # a road named after the place
+    "stasiun kalitidu kotor",                     # a building named after it
+    "depan pasar Ngumpakdalem banyak sampah",     # after a cue only a kecamatan name counts
+    "lampu mati dekat Kapas",                     # kapas is cotton too
     "ds sumberejo pupuk susah",                   # Sumberejo is in two kecamatan
     "desa kalirejo pupuk langka",                 # so is Kalirejo
     "desa kami kebanjiran",
@@ -199,9 +220,10 @@ def test_fold_keeps_offsets() -> None:
 def test_surabaya_precision_against_labelled_kecamatan() -> None:
     """On Surabaya complaints, when find() names a kecamatan it should be the labelled one.
 
-    Measured: 1,865 of 12,050 distinct complaints name a place; 0.93 of those agree with the
+    Measured: 1,897 of 12,050 distinct complaints name a place; 0.928 of those agree with the
     label (the label is where the city's office filed it, so some disagreement is label noise,
-    e.g. a complaint about "Jl. Raya Tenggilis Mejoyo" filed under Rungkut).
+    e.g. a complaint about "Jl. Raya Tenggilis Mejoyo" filed under Rungkut). Without the
+    kecamatan-after-a-cue rule (``perempatan``, ``dekat``, ``pasar``...): 1,881 at 0.929.
     """
     path = SHARED / "surabaya_mediacenter" / "complaints.csv"
     if not path.is_file():
@@ -223,5 +245,5 @@ def test_surabaya_precision_against_labelled_kecamatan() -> None:
     assert all(labels.values()), [k for k, v in labels.items() if not v]
     precision = agree / found
     print(f"\nSurabaya: {found}/{len(rows)} complaints name a place; precision {precision:.3f}")
-    assert found > 1000
-    assert precision >= 0.9
+    assert found >= 1890
+    assert precision >= 0.925
