@@ -277,6 +277,23 @@ def test_bundled_default_model():
     assert all(t.confidence > 0.5 and 1 <= len(t.keywords) <= 5 for t in tags)
 
 
+def test_any_batch_size_gives_the_tags_of_one_text_at_a_time():
+    """A batch is scored in runs of about 65,536 products (modelfile._CHUNK); when a run started
+    inside the batch's last text, predict raised IndexError (the first 34 example complaints
+    did, and 11 other prefix sizes of examples/complaints.csv)."""
+    import csv
+
+    model = load_model(Path(__file__).resolve().parents[1] / "models" / "default")
+    examples = Path(__file__).resolve().parents[1] / "examples" / "complaints.csv"
+    with open(examples, newline="", encoding="utf-8") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)][:110]
+    alone = [model.predict([t])[0] for t in texts]
+    for size in range(1, len(texts) + 1):
+        tags = model.predict(texts[:size])
+        assert [t.topic for t in tags] == [t.topic for t in alone[:size]]
+        assert np.allclose([t.confidence for t in tags], [t.confidence for t in alone[:size]])
+
+
 def test_store_pointing_at_a_missing_version(tmp_path):
     (tmp_path / "versions").mkdir()
     (tmp_path / "current").write_text("20200101T000000-abcdef\n")

@@ -93,7 +93,8 @@ class Linear:
         step = max(1, _CHUNK // outputs)
         # steps: runs of filled rows holding about `step` entries (a longer row alone)
         bounds = np.unique(np.searchsorted(firsts, np.arange(0, len(rows.data), step)))
-        bounds = np.append(bounds, len(filled))
+        # a step start inside the last row gives len(filled): not the start of a run
+        bounds = np.append(bounds[bounds < len(filled)], len(filled))
         los = firsts[bounds[:-1]]
         his = rows.indptr[filled[bounds[1:] - 1] + 1]
         weights, indices, data = self._coef_t[fold], rows.indices, rows.data
