@@ -247,3 +247,39 @@ def test_surabaya_precision_against_labelled_kecamatan() -> None:
     print(f"\nSurabaya: {found}/{len(rows)} complaints name a place; precision {precision:.3f}")
     assert found >= 1890
     assert precision >= 0.925
+
+
+# -- what the topic model reads: the text without its place mentions ----------------------------
+
+BLANKED = [
+    ("Kecamatan Kedungadem", ""),
+    ("selamat pagi pak, desa Sumberrejo", "selamat pagi pak,"),
+    ("RT 03 RW 05 Desa Kalianyar", ""),
+    ("rt.3/rw.5 RT/RW 03/05 jalan rusak", "jalan rusak"),
+    ("Kelurahan Kadipaten, Kec. Bojonegoro, Kab. Bojonegoro banjir", ", , banjir"),
+    ("warga Kabupaten Lamongan dan Provinsi Jawa Timur", "warga dan"),
+    ("lampu PJU di perempatan Sumberrejo mati", "lampu PJU di perempatan mati"),
+    ("pupuk langka nang sugihwaras", "pupuk langka nang"),
+    # not places: left as they are
+    ("dana desa sudah cair tapi jalan belum diperbaiki", "dana desa sudah cair tapi jalan belum diperbaiki"),
+    ("jalan raya dander rusak", "jalan raya dander rusak"),
+    ("harga kapas naik terus", "harga kapas naik terus"),
+    ("kepala desa minta uang", "kepala desa minta uang"),
+]
+
+
+@pytest.mark.parametrize("text, left", BLANKED)
+def test_without_places(bojonegoro: Gazetteer, text: str, left: str) -> None:
+    out = bojonegoro.without_places(text)
+    assert len(out) == len(text)
+    assert " ".join(out.split()) == left
+
+
+def test_without_places_odd_input(bojonegoro: Gazetteer) -> None:
+    assert bojonegoro.without_places(None) == ""  # type: ignore[arg-type]
+    assert bojonegoro.without_places("") == ""
+    assert bojonegoro.without_places("🙏🙏") == "🙏🙏"
+    long = "jalan rusak parah " * 600 + "ds. ngumpakdalem"
+    assert bojonegoro.without_places(long).rstrip() == long[: -len("ds. ngumpakdalem")].rstrip()
+    html = "<p>kec. <b>Gayam</b></p> jalan rusak"
+    assert "Gayam" not in bojonegoro.without_places(html) and "jalan rusak" in bojonegoro.without_places(html)

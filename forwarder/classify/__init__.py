@@ -12,5 +12,13 @@ Public surface (implemented in the submodules):
 * :mod:`forwarder.classify.store`: the model store behind ``forwarder model train|evaluate|
   promote|rollback|list|show`` (versions, a ``current`` pointer, history).
 * :class:`Gazetteer <forwarder.classify.places.Gazetteer>`: kecamatan/desa of one kabupaten,
-  ``Gazetteer.for_kabupaten("Bojonegoro").find(text) -> Place | None``.
+  ``Gazetteer.for_kabupaten("Bojonegoro").find(text) -> Place | None``, and
+  ``without_places(text) -> str``: the text with its place mentions and RT/RW numbers blanked,
+  which is what the model should read (``model.predict([gazetteer.without_places(text)])``): a
+  place name is no evidence of a topic, and ``"Kecamatan Kedungadem"`` alone then gets no topic
+  (triage) instead of ``jalan`` 0.52. Measured on the Surabaya benchmark (the model trained as
+  before, test texts blanked): topic macro-F1 0.859 -> 0.856, precision at 80 % coverage
+  0.927 -> 0.928; instansi macro-F1 0.572 -> 0.571 (within the run-to-run spread of recipes).
+* :mod:`forwarder.classify.compare`: comparing a candidate model with the current one, and the fit
+  of a model's topics to the config's groups (``forwarder model promote`` refuses a bad fit).
 """

@@ -12,7 +12,14 @@ from pathlib import Path
 import click
 
 from forwarder.classify.admin import model_group
-from forwarder.classify.cli_common import console, data_options, print_metrics, read_training_data
+from forwarder.classify.cli_common import (
+    config_option,
+    console,
+    data_options,
+    load_settings,
+    print_metrics,
+    read_training_data,
+)
 from forwarder.classify.data import TrainingDataError
 from forwarder.errors import ModelError
 
@@ -60,24 +67,76 @@ def train_command(data, text_column, label_column, label_map, date_column, skip_
 
 @click.command("classify")
 @click.argument("text")
-@click.option("--model", "model_path", default="models/default", show_default=True,
-              type=click.Path(), help="Model directory or model store.")
-def classify_command(text, model_path):
-    """Show the topic, confidence and keywords the model gives TEXT."""
+@click.option("--model", "model_path", type=click.Path(),
+              help="Model directory or model store [default: the config's `model:`, else models/default].")
+@config_option("whose model, confidence_threshold, kabupaten and groups are used, to show the "
+               "place found and the groups the complaint would go to (the default config is read "
+               "only when --model is not given)")
+def classify_command(text, model_path, config_path):
+    """Show the topic, confidence and keywords the model gives TEXT; with a config, also the
+    kecamatan/desa found and the group(s) the complaint would go to, as the daemon routes it."""
     from forwarder.classify.model import load_model
 
+    settings, config = (load_settings(config_path, "forwarder classify")
+                        if config_path or not model_path else (None, None))
+    model_path = model_path or (str(settings.model) if settings else "models/default")
     try:
         model = load_model(model_path)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
-    tag = model.predict([text])[0]
+    gazetteer = None
+    if settings is not None:
+        from forwarder.classify.places import Gazetteer
+
+        try:
+            gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
+        except LookupError as exc:
+            raise click.ClickException(f"{config}: kabupaten: {exc}") from exc
+    read = gazetteer.without_places(text) if gazetteer else text
+    tag = model.predict([read])[0]
     if tag.topic is None:
-        console.print("topic: (none): the text has no words the model can use")
+        console.print("topic: (none): the text has no words the model can use"
+                      + (" once place names are left out" if read != text else ""))
     else:
         console.print(f"topic: {tag.topic}")
     console.print(f"confidence: {tag.confidence:.3f}")
     console.print(f"keywords: {', '.join(tag.keywords) or '-'}")
     console.print(f"model: {tag.model_version}")
+    if settings is None:
+        console.print("[dim]no config: pass --config PATH to see the place and the groups[/dim]")
+        return
+    _print_routing(text, tag, settings, gazetteer)
+
+
+def _print_routing(text: str, tag, settings, gazetteer) -> None:
+    """The place, the confidential mark and the groups, by the daemon's own rules
+    (forwarder.pipeline.is_confidential, forwarder.routing.route)."""
+    from forwarder.pipeline import is_confidential
+    from forwarder.routing import route
+
+    place = gazetteer.find(text)
+    if place is None:
+        console.print(f"place: (none recognised in {gazetteer.kabupaten})")
+    else:
+        desa = f", desa {place.desa}" if place.desa else ""
+        console.print(f"place: kecamatan {place.kecamatan}{desa} (matched: {place.matched})")
+    confidential = is_confidential(text)
+    if confidential:
+        console.print("confidential: yes (RAHASIA): only groups marked confidential receive it")
+    groups = [g.model_copy(update={"kecamatan": [gazetteer.canonical_kecamatan(k) or k
+                                                 for k in g.kecamatan]}) if g.kecamatan else g
+              for g in settings.groups]  # official spellings, as the daemon compares them
+    routing = route(groups, topic=tag.topic, confidence=tag.confidence,
+                    kecamatan=place.kecamatan if place else None,
+                    threshold=settings.confidence_threshold, confidential=confidential)
+    for group in routing.groups:
+        where = f" [{', '.join(group.kecamatan)}]" if group.kecamatan else ""
+        dinas = f" ({group.dinas})" if group.dinas else ""
+        fallback = " (fallback/triage)" if group.fallback else ""
+        console.print(f"goes to: {group.name}{fallback}{dinas}{where}")
+    if routing.triage_reason:
+        console.print(f"triage because: {routing.triage_reason} "
+                      f"(confidence_threshold {settings.confidence_threshold:.2f})")
 
 
 commands: list[click.Command] = [train_command, classify_command, model_group]
