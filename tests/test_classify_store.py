@@ -276,7 +276,12 @@ def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
     assert comparison["rows"] == 12 and comparison["current_macro_f1"] is not None
     out = fail("promote", "--store", str(store), "--config", str(config))
     assert "emits topic(s) that no group of" in out and ": SAMPAH;" in out
-    assert "topic(s) of" in out and "never emits: kebersihan" in out  # a warning as well
+    # and it drops a topic the current model sends to a group
+    assert "never emits topic(s) that the current model sends to groups of" in out
+    assert "kebersihan (group sampah)" in out
+    out = run("promote", "--store", str(store), "--config", str(config), "--force")
+    assert "complaints of SAMPAH will go to the fallback group 'triage'" in out
+    assert "group(s) sampah will receive nothing" in out
 
 
 def test_default_config_is_read_when_present(tmp_path, promoted):

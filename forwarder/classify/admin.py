@@ -119,19 +119,20 @@ def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_
         current = _load(model_store.root) if model_store.current_id else None
         version = model_store.add(result.model)
         comparison = compare(result.evaluated, current, result.test.texts, result.test.labels,
-                             version.path / "evaluation")
+                             version.path / "evaluation", store)
         model_store.update_card(version.id, comparison=summary(comparison))
         progress.update(task, advance=1, description=steps[3])
         progress.update(task, advance=1, description="done")
     for note in labelled.notes:
         console.print(f"[dim]{note}[/dim]")
-    refused = _report_fit(result.model, settings, config, before_promote=True)
+    refused = _report_fit(result.model, settings, config, before_promote=True, current=current)
     console.print(f"candidate {version.id} written to {version.path}; "
                   f"`forwarder model promote --store {store}` makes it current"
                   + (" (it will refuse, see above, unless --force)" if refused else ""))
 
 
-def _report_fit(model: TopicModel, settings: Any, config: str | None, before_promote: bool) -> list[str]:
+def _report_fit(model: TopicModel, settings: Any, config: str | None, before_promote: bool,
+                current: TopicModel | None = None) -> list[str]:
     """Print how ``model``'s topics meet the config's groups; return the reasons to refuse it
     (printed too, unless it is ``promote`` itself that will print them)."""
     if settings is None:
@@ -139,7 +140,7 @@ def _report_fit(model: TopicModel, settings: Any, config: str | None, before_pro
                       "the candidate's topics were not compared with the officer groups' topics"
                       "[/yellow]")
         return []
-    fit = group_fit(model.labels, settings.groups)
+    fit = group_fit(model.labels, settings.groups, current.labels if current else None)
     problems = fit_problems(fit, model.version, config)
     for text in problems if before_promote else ():
         console.print(f"[red]promote would refuse: {text}[/red]")
@@ -182,9 +183,9 @@ def evaluate_cmd(version, data, text_column, label_column, label_map, database, 
         return
     current = _load(model_store.root) if model_store.current_id else None
     console.print(f"candidate {chosen.id} against the current model {model_store.current_id or '(none)'}")
-    comparison = compare(model, current, labelled.texts, labelled.labels, chosen.path / "evaluation")
+    comparison = compare(model, current, labelled.texts, labelled.labels, chosen.path / "evaluation", store)
     model_store.update_card(chosen.id, comparison=summary(comparison))
-    _report_fit(model, settings, config, before_promote=True)
+    _report_fit(model, settings, config, before_promote=True, current=current)
 
 
 def _chosen(model_store: ModelStore, version: str | None, store: str, action: str) -> Version:
@@ -251,9 +252,10 @@ def promote_cmd(version, force, by, store, config_path):
     if settings is not None and Path(settings.model).resolve() != Path(store).resolve():
         console.print(f"[yellow]{config} uses the model {settings.model}, not {store}: promoting "
                       "here does not change what the daemon uses[/yellow]")
-    reasons = _report_fit(candidate, settings, config, before_promote=False)
-    comparison = chosen.card.get("comparison") or {}
     current_id = model_store.current_id
+    current = _load(model_store.root) if current_id else None
+    reasons = _report_fit(candidate, settings, config, before_promote=False, current=current)
+    comparison = chosen.card.get("comparison") or {}
     if current_id:
         evaluate_hint = (f"; run `forwarder model evaluate {chosen.id} --store {store} --data NEW.csv` "
                          "(labelled complaints neither model was trained on)")
@@ -289,12 +291,16 @@ def promote_cmd(version, force, by, store, config_path):
         console.print("[red bold]promoted with --force although:[/red bold]")
         for reason in reasons:
             console.print(f"[red]  - {reason}[/red]")
-        fit = group_fit(candidate.labels, settings.groups) if settings is not None else None
+        fit = (group_fit(candidate.labels, settings.groups, current.labels if current else None)
+               if settings is not None else None)
         if fit is not None and (fit.shares_none or fit.no_group):
             which = "every complaint" if fit.shares_none else f"complaints of {', '.join(fit.no_group)}"
             console.print(f"[red]from now on {which} will go to the fallback group {fit.fallback!r} "
-                          f"until the groups of {config} take those topics; "
-                          f"`forwarder model rollback --store {store}` undoes this[/red]")
+                          f"until the groups of {config} take those topics[/red]")
+        if fit is not None and fit.lost and not fit.shares_none:
+            quiet = sorted({g for groups in fit.lost.values() for g in groups})
+            console.print(f"[red]from now on group(s) {', '.join(quiet)} will receive nothing[/red]")
+        console.print(f"[red]`forwarder model rollback --store {store}` undoes this[/red]")
 
 
 @model_group.command("rollback")

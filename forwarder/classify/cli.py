@@ -135,8 +135,7 @@ def _print_routing(text: str, tag, settings, gazetteer) -> None:
         fallback = " (fallback/triage)" if group.fallback else ""
         console.print(f"goes to: {group.name}{fallback}{dinas}{where}")
     if routing.triage_reason:
-        console.print(f"triage because: {routing.triage_reason} "
-                      f"(confidence_threshold {settings.confidence_threshold:.2f})")
+        console.print(f"triage because: {routing.triage_reason}")
 
 
 commands: list[click.Command] = [train_command, classify_command, model_group]

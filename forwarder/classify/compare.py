@@ -21,7 +21,7 @@ wait for that the model never emits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def compare(
     texts: list[str],
     truth: list[str],
     outdir: Path,
+    store: str = "STORE",
 ) -> dict[str, Any]:
     """Score both models on the same rows, draw their confusion matrices, print a table.
 
@@ -69,7 +70,7 @@ def compare(
     if not fresh.any():
         raise click.ClickException(
             "no held-out row is left once the rows the models were trained on are left out; "
-            "evaluate on new labelled complaints with `forwarder model evaluate --store STORE "
+            f"evaluate on new labelled complaints with `forwarder model evaluate --store {store} "
             "--data NEW.csv`"
         )
     result: dict[str, Any] = {
@@ -97,7 +98,7 @@ def compare(
     result["current_macro_f1"] = _mean_f1(result["current"], compared) if current else None
     if current is not None and not compared:
         result["note"] = "the models share no topic of the held-out rows"
-    print_comparison(result, candidate.version)
+    print_comparison(result, candidate.version, store)
     return result
 
 
@@ -120,7 +121,7 @@ def summary(comparison: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def print_comparison(result: dict[str, Any], candidate_version: str) -> None:
+def print_comparison(result: dict[str, Any], candidate_version: str, store: str = "STORE") -> None:
     cand, cur = result["candidate"], result["current"]
     differ = bool(result["only_in_candidate"] or result["only_in_current"])
     title = f"held-out rows: {result['rows']}"
@@ -164,7 +165,7 @@ def print_comparison(result: dict[str, Any], candidate_version: str) -> None:
         )
     elif result.get("note"):
         console.print(f"[yellow]not compared with the current model: {result['note']}; "
-                      "`forwarder model evaluate --store STORE --data NEW.csv` can compare them on "
+                      f"`forwarder model evaluate --store {store} --data NEW.csv` can compare them on "
                       "new labelled complaints[/yellow]")
     for key in ("candidate_png", "current_png"):
         if key in result:
@@ -178,23 +179,30 @@ class GroupFit:
     ``no_group``: topics the model emits that no group (other than the fallback) takes: those
     complaints go to the fallback group ``fallback``. ``never_emitted``: topics groups wait for that
     the model never emits (those groups stay quiet). ``shares_none``: no topic of the model is taken
-    by any group (every complaint would go to the fallback).
+    by any group (every complaint would go to the fallback). ``lost``: topics the *current* model
+    emits and groups take that this model never emits (their complaints would now be filed under
+    another topic), with the groups that would stop receiving them.
     """
 
     no_group: tuple[str, ...]
     never_emitted: tuple[str, ...]
     shares_none: bool
     fallback: str | None
+    lost: dict[str, list[str]] = field(default_factory=dict)
 
 
-def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig]) -> GroupFit:
+def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig],
+              current: frozenset[str] | set[str] | None = None) -> GroupFit:
+    """:class:`GroupFit` of a model with topics ``labels`` (``current``: the current model's)."""
     routed = {t for g in groups if not g.fallback for t in g.topics}
     fallback = next((g.name for g in groups if g.fallback), None)
+    lost = sorted((set(current or ()) & routed) - set(labels))
     return GroupFit(
         no_group=tuple(sorted(set(labels) - routed)),
         never_emitted=tuple(sorted(routed - set(labels))),
         shares_none=not (set(labels) & routed),
         fallback=fallback,
+        lost={t: [g.name for g in groups if t in g.topics and not g.fallback] for t in lost},
     )
 
 
@@ -205,16 +213,26 @@ def fit_problems(fit: GroupFit, version: str, config: str) -> list[str]:
         return [(f"none of the topics of {version} ({', '.join(fit.no_group)}) is taken by a group of "
                  f"{config}: EVERY complaint would go to {triage}. Train it with the config's topic "
                  "names (a --label-map CSV maps your labels onto them) or change the groups' topics")]
+    problems = []
     if fit.no_group:
-        return [(f"{version} emits topic(s) that no group of {config} takes: {', '.join(fit.no_group)}; "
-                 f"those complaints would go to {triage}. Add them to a group's `topics`, or map them "
-                 "onto the config's topics with --label-map and retrain")]
-    return []
+        problems.append(
+            f"{version} emits topic(s) that no group of {config} takes: {', '.join(fit.no_group)}; "
+            f"those complaints would go to {triage}. Add them to a group's `topics`, or map them "
+            "onto the config's topics with --label-map and retrain")
+    if fit.lost:
+        lost = "; ".join(f"{t} (group {', '.join(g)})" for t, g in fit.lost.items())
+        problems.append(
+            f"{version} never emits topic(s) that the current model sends to groups of {config}: "
+            f"{lost}: those groups would receive nothing and their complaints would be filed under "
+            "other topics. Keep examples of those topics in the training data")
+    return problems
 
 
 def fit_warnings(fit: GroupFit, version: str, config: str) -> list[str]:
-    """What works but is probably not meant: groups that would receive nothing."""
-    if fit.never_emitted and not fit.shares_none:
-        return [(f"topic(s) of {config} that {version} never emits: {', '.join(fit.never_emitted)} "
+    """What works but is probably not meant: groups that would receive nothing (topics the
+    current model did not emit either; the others are :func:`fit_problems`)."""
+    quiet = [t for t in fit.never_emitted if t not in fit.lost]
+    if quiet and not fit.shares_none:
+        return [(f"topic(s) of {config} that {version} never emits: {', '.join(quiet)} "
                  "(their groups would receive nothing)")]
     return []
