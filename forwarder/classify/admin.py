@@ -24,6 +24,7 @@ candidate, or, when there is none (after a promote), scores the current model al
 * the config's groups (``--config``, default ``config/groups.yaml`` when it exists) take every topic
   the candidate emits: a topic no group takes would send its complaints to the fallback (triage)
   group, and a candidate sharing no topic with the groups would send them all there;
+* it emits every topic the current model emits that a group takes (else that group goes quiet);
 * it was compared with the current model and its macro-F1 (over the compared topics) is not below
   the current model's. The current model may have been trained on some of the held-out rows; its
   figure is then optimistic, which errs on the side of keeping it.
