@@ -179,7 +179,9 @@ class Pipeline:
         fresh = [c for c in polled.complaints if c.external_id not in known]
         if not fresh:
             return []
-        tags: list[Tag] = self.model.predict([c.text for c in fresh])
+        # the model reads a complaint without its place names: "Kecamatan Kedungadem" alone says
+        # nothing about a topic (see Gazetteer.without_places)
+        tags: list[Tag] = self.model.predict([self.gazetteer.without_places(c.text) for c in fresh])
         items = []
         for incoming, tag in zip(fresh, tags):
             place = self.gazetteer.find(incoming.text) if incoming.text else None
