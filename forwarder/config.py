@@ -517,6 +517,9 @@ def _check_chat_id(sink_type: str | None, chat_id: str, where: str) -> list[Prob
     if not _TELEGRAM_CHAT.fullmatch(chat_id):
         return [Problem(where, f"{chat_id!r} is not a Telegram chat id",
                         "a group id is a negative number such as -1001234567890 (see the README: chat ids)")]
+    if chat_id.lstrip("-").strip("0") == "":
+        return [Problem(where, f"{chat_id!r} is not a chat id",
+                        "a group id is a negative number such as -1001234567890 (see the README: chat ids)")]
     if chat_id.isdigit():
         hint = f"-{chat_id}" if chat_id.startswith("100") and len(chat_id) >= 13 else f"-{chat_id} or -100{chat_id}"
         return [Problem(where, f"chat id {chat_id} is positive: that is a private chat, not a group",

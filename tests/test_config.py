@@ -126,6 +126,7 @@ groups:
         ("{name: a, sink: tg, chat_id: '-100 123 456', topics: [jalan]}", "groups[1].chat_id", "-100123456"),
         ("{name: a, sink: tg, chat_id: 1001234567890, topics: [jalan]}", "groups[1].chat_id", "-1001234567890"),
         ("{name: a, sink: tg, chat_id: 'grup pupuk', topics: [jalan]}", "groups[1].chat_id", "negative"),
+        ("{name: a, sink: tg, chat_id: 0, topics: [jalan]}", "groups[1].chat_id", "not a chat id"),
     ],
 )
 def test_yaml_pitfalls_are_caught_with_path_and_hint(tmp_path: Path, group: str, path: str, words: str) -> None:
