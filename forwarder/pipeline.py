@@ -35,16 +35,36 @@ from forwarder.types import ComplaintView, Polled, Tag
 
 log = logging.getLogger("forwarder")
 
-#: A complaint whose text contains this word in any form (``RAHASIA.``, ``#rahasia``, ``mohon
-#: dirahasiakan``, ``kerahasiaan``), in any case, is confidential: it goes only to the groups
-#: marked ``confidential: true``. Erring towards confidential is the safe side for the reporter.
+#: A complaint is confidential when its text asks for it: the word RAHASIA (secret) in any form and
+#: spelling seen in SMS ("RAHASIA.", "#rahasia", "dirahasiakan", "R A H A S I A", "R.A.H.A.S.I.A",
+#: "rahsia", "RAHASlA", full-width letters, a zero-width space inside), or a request not to be
+#: named ("jangan sebut nama saya", "anonim", "tanpa nama"). It then goes only to the groups marked
+#: ``confidential: true``. Erring towards confidential is the safe side for the reporter.
 CONFIDENTIAL_WORD = "RAHASIA"
-_CONFIDENTIAL = re.compile(CONFIDENTIAL_WORD, re.IGNORECASE)
+_SECRET_SQUEEZED = re.compile(r"raha?si[a4]|rahas[il1]a")
+_ANONYMOUS = re.compile(
+    r"\b(?:jangan|jgn|ojo|aja)\s+(?:di)?(?:sebut|tulis|cantum|tampil)\w*\s+(?:nama|identitas)"
+    r"|\banonim\w*|\btanpa\s+nama\b|\bsembunyikan\s+(?:nama|identitas)",
+    re.IGNORECASE,
+)
 
 
 def is_confidential(text: str) -> bool:
-    """True when ``text`` contains the word RAHASIA (secret) in any form, in any case."""
-    return bool(_CONFIDENTIAL.search(text or ""))
+    """True when ``text`` asks for confidentiality (see :data:`CONFIDENTIAL_WORD`)."""
+    import unicodedata
+
+    if not text:
+        return False
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    squeezed = re.sub(r"[\W_]+", "", folded)  # drops spaces, dots, zero-width characters
+    return bool(_SECRET_SQUEEZED.search(squeezed) or _ANONYMOUS.search(folded))
+
+
+def shown_keywords(keywords: list[str], masked_text: str) -> tuple[str, ...]:
+    """The keywords an officer may see: those that are words of the masked text (a keyword of a
+    complaint stored before keywords were taken from masked text could be a reporter's name)."""
+    words = set(re.findall(r"\w+", masked_text.casefold()))
+    return tuple(k for k in keywords if all(w in words for w in re.findall(r"\w+", k.casefold())))
 
 #: How often the daemon logs one summary line (the only log line in steady state), seconds.
 SUMMARY_EVERY_SECS = 900.0
@@ -181,7 +201,7 @@ class Pipeline:
             return []
         # the model reads a complaint without its place names: "Kecamatan Kedungadem" alone says
         # nothing about a topic (see Gazetteer.without_places)
-        tags: list[Tag] = self.model.predict([self.gazetteer.without_places(c.text) for c in fresh])
+        tags: list[Tag] = self.model.predict([self.model_text(c.text) for c in fresh])
         items = []
         for incoming, tag in zip(fresh, tags):
             place = self.gazetteer.find(incoming.text) if incoming.text else None
@@ -209,6 +229,14 @@ class Pipeline:
                 )
             )
         return items
+
+    def model_text(self, text: str) -> str:
+        """What the topic model reads of a complaint: masked (a reporter's name must never become
+        a keyword shown to officers) and without place names (a bare "Kecamatan Kedungadem" says
+        nothing about a topic; see Gazetteer.without_places)."""
+        from forwarder.privacy import mask
+
+        return self.gazetteer.without_places(mask(text or ""))
 
     async def poll_source(self, name: str) -> PollResult:
         """Poll one source once, store what it read, then acknowledge it at the source.
@@ -295,17 +323,18 @@ class Pipeline:
         in_fallback = delivery is not None and delivery.group_name == self.settings.fallback.name
         group = next((g for g in self.settings.groups if delivery is not None and g.name == delivery.group_name),
                      None)
+        masked = mask(row["text"] or "")
         return view_for_group(ComplaintView(
             complaint_id=row["id"],
             tracking_code=row["tracking_code"],
-            text=mask(row["text"] or ""),
+            text=masked,
             channel=row["channel"] or "",
             received_at=parse_iso(row["received_at"]),
             topic=row["topic"],
             confidence=row["confidence"] or 0.0,
             kecamatan=row["kecamatan"],
             desa=row["desa"],
-            keywords=tuple(json.loads(row["keywords"] or "[]")),
+            keywords=shown_keywords(json.loads(row["keywords"] or "[]"), masked),
             triage_reason=(row["triage_reason"] or "dialihkan ke triase") if in_fallback else None,
             status=row["status"],
             timezone=self.settings.timezone,

@@ -189,3 +189,13 @@ _NOT_NAME = frozenset("""
     salah keliru hilang kenapa juga layak pernah
 """.split())
 _VERB = re.compile(r"(?:ter|di|me|mem|men|meng|ber|ke)[a-z]{3,}")
+
+
+def test_keywords_shown_to_officers_never_name_the_reporter() -> None:
+    """A keyword is shown only if the masked text has it: names masked in the text cannot come
+    back through the "Kata kunci" line (found by an adversarial test)."""
+    from forwarder.pipeline import shown_keywords
+    from forwarder.privacy import mask
+
+    text = "atas nama Bambang Sutrisno minta bantuan jalan rusak di desa Sukorejo"
+    assert shown_keywords(["jalan", "rusak", "bambang", "jalan rusak"], mask(text)) == ("jalan", "rusak", "jalan rusak")
