@@ -139,6 +139,14 @@ class Sender:
         with self.store.db.conn:
             self.store.db.conn.execute(f"update followups set {sets} where id = ?", [*fields.values(), row_id])
 
+    def _claim(self, row: Followup) -> bool:
+        """Mark ``row`` sending, unless another process changed its state since it was read."""
+        with self.store.db.conn:
+            cur = self.store.db.conn.execute(
+                "update followups set state = ?, attempts = ?, updated_at = ? where id = ? and state = ?",
+                (SENDING, row.attempts + 1, self.store.now(), row.id, row.state))
+        return bool(cur.rowcount)
+
     def _next_at(self, row_id: int) -> datetime | None:
         row = self.store.db.execute("select next_attempt_at from followups where id = ?", [row_id]).fetchone()
         return parse_iso(row[0]) if row and row[0] else None
@@ -191,7 +199,8 @@ class Sender:
         try:
             if self.pace is not None and row.channel in (CHAT, EDIT):
                 await self.pace(row.channel, row.via, row.target)
-            self._update(row.id, state=SENDING, attempts=row.attempts + 1)
+            if not self._claim(row):
+                return  # dropped meanwhile (e.g. ``forwarder flag --confidential``): not sent
             ref = await handler(row)
         except errors.ChatMigrated as exc:
             self.store.set_chat_override(row.via, row.target, exc.new_chat_id, str(exc))
