@@ -6,7 +6,11 @@ without a record. ``forwarder flag CODE --confidential --admin NAME`` marks a co
 confidential after the fact (as the word RAHASIA does on intake): deliveries not yet sent to
 groups that may not see it are dropped, its forwarded messages there are edited to hold the text
 back, and it is delivered to the groups configured for confidential cases (``confidential: true``;
-triage when there is none for its topic). Event ``flagged`` {confidential, admin}; each group
+triage when there is none for its topic). Posts still queued for its thread in a group that may
+not see it (a citizen's reply, a note) are dropped: marked ``dead`` with the reason; queued edits
+stay, they render the held-back view when they go out. From then on the citizen's replies go only
+to the confidential group(s) (:func:`forwarder.casework.queue_thread_post_tx`). Event ``flagged``
+{confidential, admin, dropped_posts}; each group
 that held it and may not see it any more gets a ``rerouted`` event with ``from_group`` (so
 :mod:`forwarder.report` ends that group's part as moved and charges the time to the new group).
 
@@ -20,7 +24,7 @@ from typing import Any
 
 import click
 
-from forwarder import casework
+from forwarder import casework, followups
 from forwarder.config import Settings
 from forwarder.routing import route
 from forwarder.store import DEAD, OPEN_STATES, Destination, Store
@@ -79,15 +83,22 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
     with casework.transaction(store) as conn:
         conn.execute("update complaints set meta = ? where id = ?",
                      (json.dumps(meta, ensure_ascii=False, default=str), row["id"]))
-        casework.event_tx(conn, now, row["id"], actor, "flagged", {"confidential": True, "admin": admin})
+        marks = ",".join("?" * len(allowed))
+        dropped = conn.execute(
+            f"update followups set state = ?, last_error = ?, updated_at = ? where complaint_id = ? and "
+            f"channel = ? and state = ? and (group_name is null or group_name not in ({marks}))",
+            (DEAD, "dropped: the complaint was marked confidential", now, row["id"], followups.CHAT,
+             followups.PENDING, *sorted(allowed))).rowcount
+        casework.event_tx(conn, now, row["id"], actor, "flagged",
+                          {"confidential": True, "admin": admin, "dropped_posts": dropped})
         for i, dest in enumerate(dests):
             casework.add_delivery_tx(conn, store, now, row["id"], dest, actor, leaving[0] if i == 0 and leaving else None,
-                                     "ditandai rahasia", row["topic"], row["kecamatan"], to_groups=names)
+                                     "ditandai rahasia", row["topic"], row["kecamatan"], to_groups=names, name=admin)
         for group in leaving[1:]:  # one rerouted event per group that gave it away
             casework.event_tx(conn, now, row["id"], actor, "rerouted",
                               {"group": dests[0].group_name, "to_group": dests[0].group_name, "from_group": group,
                                "to_groups": names, "reason": "ditandai rahasia", "topic": row["topic"],
-                               "kecamatan": row["kecamatan"], "by_group": group})
+                               "kecamatan": row["kecamatan"], "by_group": group, "name": admin})
         for d in casework.deliveries_of(store, row["id"]):
             if d.group_name not in allowed and d.state in OPEN_STATES:
                 conn.execute("update deliveries set state = ?, last_error = ?, updated_at = ? where id = ?",

@@ -6,7 +6,7 @@ Statuses (``complaints.status``) and what moves a complaint between them::
       │                 (any open status may go straight to diproses or selesai)   │
       │                                                                 "belum"   v
       └─ alihkan ─> dialihkan (new group sees it as new)          dibuka_kembali (open again)
-    bukan kami (every owning group) -> bukan_kewenangan, and the complaint goes to triage
+    bukan kami (every owning group; not triage) -> bukan_kewenangan, and it goes to triage
     /spam (any status) -> spam        /duplikat <kode> (any status) -> duplikat
 
 Open statuses accept every officer action; ``selesai`` accepts the citizen's answer and a new
@@ -56,9 +56,11 @@ NOTE_LIMIT = 300  # characters of an officer's note shown in the status line
 
 @dataclass(frozen=True)
 class GroupView(ComplaintView):
-    """A :class:`ComplaintView` for one group, saying whether its action buttons are shown."""
+    """A :class:`ComplaintView` for one group, saying whether its action buttons are shown and
+    whether the group is triage (the fallback group: no "Bukan kami" there)."""
 
     actionable: bool = True
+    in_fallback: bool = False
 
 
 class ActionRefused(Exception):
@@ -201,10 +203,15 @@ def queue_edits_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_i
 
 
 def queue_thread_post_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, text: str,
-                         kind: str, dedupe: str, fallback: Destination) -> None:
+                         kind: str, dedupe: str, fallback: Destination, *, groups: Any = None) -> None:
     """Post ``text`` (already masked) as a reply to the complaint's message in each owning group,
-    or in the triage group when no group owns it. ``dedupe`` is suffixed with the group."""
+    or in the triage group when no group owns it. ``dedupe`` is suffixed with the group.
+    ``groups`` (the config's GroupConfig list): for a confidential complaint only the owners
+    marked ``confidential`` or ``fallback`` get it (triage when none)."""
     targets = owners(store, complaint_id)
+    if groups is not None and is_confidential(dict(store.complaint(complaint_id))):
+        may_see = {g.name for g in groups if g.confidential or g.fallback}
+        targets = [d for d in targets if d.group_name in may_see]
     dests = [Destination(d.group_name, d.sink, d.chat_id) for d in targets] or [fallback]
     for dest in dests:
         followups.enqueue(conn, now, kind=kind, channel=followups.CHAT, via=dest.sink, target=dest.chat_id,
@@ -250,7 +257,7 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
         if group != fallback.group_name:
             # from_group stays empty: the not_ours event already ended this group's part
             to_triage = add_delivery_tx(conn, store, now, row["id"], fallback, actor, None,
-                                        f"bukan kewenangan {group}", row["topic"], row["kecamatan"])
+                                        f"bukan kewenangan {group}", row["topic"], row["kecamatan"], name=name)
     queue_edits_tx(conn, store, now, row["id"])
     return to_triage
 
@@ -258,12 +265,13 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
 def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, dest: Destination,
                     actor: str, from_group: str | None, reason: str, topic: str | None,
                     kecamatan: str | None, to_groups: list[str] | None = None, by_group: str | None = None,
-                    topic_by_officer: bool = False) -> bool:
+                    topic_by_officer: bool = False, name: str | None = None) -> bool:
     """Give the complaint to ``dest``: a new pending delivery (or, when the group had it before,
     its message is edited to show it is back) and a ``rerouted`` event; ``from_group`` (when
     given) is the group whose part ends here (:mod:`forwarder.report` stops its clock).
     ``topic_by_officer``: ``topic`` was chosen by an officer (shown instead of the model's
-    confidence). True when the delivery is new."""
+    confidence); ``name``: who moved it (shown as "dialihkan ke ... oleh <name>"). True when the
+    delivery is new."""
     cur = conn.execute(
         "insert into deliveries(complaint_id, group_name, sink, chat_id, state, attempts, next_attempt_at, "
         "parts_sent, message_ids, uncertain, created_at, updated_at) values (?,?,?,?,'pending',0,?,0,'[]',0,?,?) "
@@ -272,6 +280,8 @@ def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_
     data = {"group": dest.group_name, "to_group": dest.group_name, "from_group": from_group,
             "to_groups": to_groups or [dest.group_name], "reason": reason, "topic": topic,
             "kecamatan": kecamatan, "by_group": by_group or from_group}
+    if name:
+        data["name"] = name
     if topic_by_officer:
         data["topic_by_officer"] = True
     event_tx(conn, now, complaint_id, actor, "rerouted", data)
@@ -292,7 +302,8 @@ def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
     for dest in dests:
         if dest.group_name != from_group:
             add_delivery_tx(conn, store, now, row["id"], dest, actor, moved_from, f"dialihkan oleh {name}",
-                            topic, kecamatan, to_groups=names, by_group=from_group, topic_by_officer=True)
+                            topic, kecamatan, to_groups=names, by_group=from_group, topic_by_officer=True,
+                            name=name)
     conn.execute("update complaints set topic = ?, kecamatan = coalesce(?, kecamatan), status = ? where id = ?",
                  (topic, kecamatan, REROUTED, row["id"]))
     label_tx(conn, now, row, topic, actor)
@@ -352,9 +363,15 @@ def original_of(store: Store, row: dict[str, Any], code: str) -> dict[str, Any]:
 def mark_duplicate_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any],
                       original: dict[str, Any], actor: str, group: str | None, name: str) -> None:
     """``/duplikat <kode>``: event ``duplicate`` {of, of_id, group, name}, status ``duplikat``
-    (closed), messages edited to name the original (from :func:`original_of`)."""
+    (closed), messages edited to name the original (from :func:`original_of`). A confidential
+    complaint and an ordinary one are never merged (the merge notes and the citizen's message
+    name the other's code and would cross the confidential boundary)."""
     if row["status"] in (SPAM, DUPLICATE):
         raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditandai {STATUS_TEXT[row['status']]}.")
+    if is_confidential(row) != is_confidential(original):
+        why = ": pengaduan rahasia hanya digabung dengan pengaduan rahasia" if is_confidential(row) else ""
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} tidak bisa digabung dengan "
+                            f"{original['tracking_code']}{why}.")  # an ordinary group learns nothing more
     event_tx(conn, now, row["id"], actor, "duplicate",
              {"of": original["tracking_code"], "of_id": original["id"], "group": group, "name": name})
     set_status_tx(conn, row["id"], DUPLICATE)
@@ -393,7 +410,7 @@ def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: s
     row = store.complaint(base.complaint_id)
     status, actionable = status_line(store, row, getattr(group, "name", None), zone)
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    fields.update(status=status, actionable=actionable,
+    fields.update(status=status, actionable=actionable, in_fallback=bool(getattr(group, "fallback", False)),
                   topic_note=base.topic_note or officer_topic_note(store, base.complaint_id))
     if is_confidential(row) and group is not None and not group.confidential and not group.fallback:
         fields.update(text="(isi pengaduan ini dirahasiakan dan dipindahkan ke grup rahasia)",
