@@ -1,39 +1,71 @@
 """Citizen messages that are not new complaints: ``CEK <code>``, answers, ``belum``/``sudah``.
 
-Every message a source hands over passes :func:`intercept` before it is classified. How a
-message is matched (first rule that applies):
+Every message a source hands over passes :func:`intercept` before it is classified. A citizen
+with a new problem must never be swallowed by an old case, so a message is taken as being about
+an existing complaint only when nothing says it is a new one. How a message is read (first rule
+that applies):
 
-1. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status:
-   the sender gets the status of that complaint (``unknown_code`` when none has it). Anyone
-   holding the code may ask; the answer names only the status.
-2. The message is about one of the sender's own complaints when it quotes its tracking code, or
-   (X) replies in the thread of the complaint post or of one of our replies to it. Then:
-   ``belum ...`` after a done reopens it, ``sudah ...`` after a done confirms it, anything else
-   is the citizen's reply, posted in the complaint's thread in the group.
-3. Without a code (SMS): the sender's complaints waiting for the citizen within
-   ``citizen.reply_window_days`` (default 14) are looked at, newest first: ``belum``/``sudah``
-   answers the newest one marked done; any other text answers the newest open question
-   (``/tanya`` not yet answered). A text that is neither, while only a done check waits, is a
-   new complaint: a citizen with a new problem must not be swallowed by an old case.
-4. Anything else is a new complaint.
+1. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status
+   when the message is only that plus at most :data:`CEK_EXTRA_WORDS` words and
+   :data:`CEK_EXTRA_CHARS` characters: the sender gets the status of that complaint
+   (``unknown_code`` when none has it and the code as typed holds a digit or stands alone:
+   "cek banjir di desa ..." is a complaint). Anyone holding the code may ask; the answer names
+   only the status. A real code followed by a longer text from the complaint's own reporter: the
+   status is answered AND the rest is read as a message about that complaint (rule 3); from
+   anyone else, or when rule 3 says "new", the whole message is a new complaint.
+2. A text with the word RAHASIA in any form (:func:`forwarder.pipeline.is_confidential`) is
+   ALWAYS a new complaint: never a reply, never ``belum``/``sudah``. A reply must not carry a
+   confidential report into the ordinary groups of another complaint.
+3. The message names one of the sender's own complaints: it quotes its tracking code, or (X) it
+   replies in the thread of the complaint post or of one of our replies to it. Then, in order:
 
-Matched messages are stored in ``citizen_inbound`` (unique by source and external id, like
-complaints: a source handing one over again changes nothing twice) together with their effects
-(events, status, queued followups), in one transaction; they never become complaints.
+   * the classifier (``topic_of``, the daemon's model) gives another topic than the complaint's
+     with a confidence at or above ``confidence_threshold``: a new complaint (a complaint still
+     without topic, in triage, takes any answer);
+   * the complaint was closed as ``spam`` or ``duplikat``, or is ``tuntas`` and idle longer than
+     ``citizen.reply_window_days``: the message is stored (kind ``closed``) and the citizen gets
+     the complaint's status (at most once per complaint per day); nothing goes to the groups;
+   * any other complaint idle (no officer or citizen event) longer than the reply window: a new
+     complaint (it names the old code, so the officers can link them);
+   * ``belum``/``sudah`` (see 5) after a done reopens/confirms it; anything else is the
+     citizen's reply, posted in the complaint's thread in the group(s) that hold it.
+4. Without a code (SMS): the sender's complaints waiting for the citizen within the reply window
+   (not spam, not duplicates) are looked at, newest first, skipping those of another topic (the
+   classifier test of 3): a ``belum``/``sudah`` answers the newest one marked done; any other
+   text answers the newest open question (``/tanya`` not yet answered). A text that is neither,
+   while only a done check waits, is a new complaint.
+5. ``belum``/``sudah``: the first word is one of :data:`REOPEN_WORDS`/:data:`CONFIRM_WORDS`, or
+   the message is short (at most :data:`VERDICT_MAX_WORDS` words) and holds a "belum" word and
+   no "sudah" word ("masih belum pak"). A confirmation needs the first word: closing by mistake
+   costs more than reopening.
+6. Anything else is a new complaint.
+
+Citizen replies of a confidential complaint go only to the confidential group(s) that hold it
+(triage when none). Matched messages are stored in ``citizen_inbound`` (unique by source and
+external id, like complaints: a source handing one over again changes nothing twice) together
+with their effects (events, status, queued followups), in one transaction; they never become
+complaints. ``citizen_inbound.kind``: status_query, unknown_code, reopen, confirm, reply, closed.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from forwarder import casework, citizen, followups
 from forwarder.casework import complaint_meta, events_of
 from forwarder.config import Settings
+from forwarder.pipeline import is_confidential
 from forwarder.store import Destination, Store, iso
 from forwarder.types import IncomingComplaint
+
+#: ``topic_of(text) -> (topic or None, confidence in [0, 1])``: the daemon's classifier on one text
+TopicOf = Callable[[str], tuple[str | None, float]]
 
 _CODE = r"([0-9A-Za-z]{6})"
 CEK = re.compile(rf"^\s*(?:cek(?:\s+status)?|status)\s*[:#.\-]?\s*{_CODE}(?![0-9A-Za-z])(.*)$",
@@ -41,9 +73,27 @@ CEK = re.compile(rf"^\s*(?:cek(?:\s+status)?|status)\s*[:#.\-]?\s*{_CODE}(?![0-9
 CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
 REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
-_FIRST_WORD = re.compile(r"[^\W\d_]+")
+CEK_EXTRA_WORDS = 4  # "CEK 7K3Q9M ya pak, terima kasih" is still only a status question
+CEK_EXTRA_CHARS = 60  # ... and so many characters at most (one 3,000-character "word" is a text)
+VERDICT_MAX_WORDS = 12  # "masih belum pak, lubangnya tambah besar" answers a done check
+_WORD = re.compile(r"[^\W\d_]+")
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")  # zero-width characters some phones add
 THREAD_TEXT_LIMIT = 2000  # characters of a citizen's text in a group post: even as UTF-16 pairs
 # (emoji) it stays under the 4096 units of one Telegram message
+QUIET_EVENTS = ("revealed", "status_query", "delivery_dead")  # do not make a complaint "active"
+
+
+@dataclass(frozen=True)
+class Match:
+    """What a citizen message is about. ``kind``: status_query, unknown_code, reopen, confirm,
+    reply, closed. ``text``: the part about the complaint when it is not the whole message
+    (after ``CEK <code>``); ``with_status``: answer the complaint's status as well."""
+
+    kind: str
+    row: dict[str, Any] | None
+    code: str
+    text: str | None = None
+    with_status: bool = False
 
 
 def normalise_code(text: str) -> str:
@@ -53,8 +103,23 @@ def normalise_code(text: str) -> str:
 
 
 def first_word(text: str) -> str:
-    m = _FIRST_WORD.search(text or "")
+    m = _WORD.search(text or "")
     return m.group().lower() if m else ""
+
+
+def verdict(text: str) -> str | None:
+    """``"reopen"`` / ``"confirm"`` when ``text`` answers a done check (rule 5), else None."""
+    words = [w.lower() for w in _WORD.findall(text or "")]
+    if not words:
+        return None
+    if words[0] in REOPEN_WORDS:
+        return "reopen"
+    if words[0] in CONFIRM_WORDS:
+        return "confirm"
+    if len(text.split()) <= VERDICT_MAX_WORDS and REOPEN_WORDS.intersection(words) \
+            and not CONFIRM_WORDS.intersection(words):
+        return "reopen"
+    return None
 
 
 def _own_complaints(store: Store, reporter: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -65,6 +130,8 @@ def _own_complaints(store: Store, reporter: str, limit: int = 50) -> list[dict[s
 
 def _waiting(store: Store, row: dict[str, Any], since: str) -> tuple[bool, bool]:
     """(done check waiting, open question) for a complaint, counting only events after ``since``."""
+    if row["status"] in (casework.SPAM, casework.DUPLICATE):
+        return False, False
     evs = events_of(store, row["id"], "done", "question", "citizen_reply")
     done_wait = row["status"] == casework.DONE and any(k == "done" and at >= since for at, _, k, _ in evs)
     question = False
@@ -74,6 +141,15 @@ def _waiting(store: Store, row: dict[str, Any], since: str) -> tuple[bool, bool]
         elif kind == "citizen_reply":
             question = False
     return done_wait, question
+
+
+def last_activity(store: Store, row: dict[str, Any]) -> str:
+    """ISO UTC time of the complaint's newest event by an officer, the citizen or the system
+    (not a CEK, an admin's read or a failed delivery); its arrival when there is none."""
+    marks = ",".join("?" * len(QUIET_EVENTS))
+    found = store.db.execute(f"select max(at) from events where complaint_id = ? and kind not in ({marks})",
+                             [row["id"], *QUIET_EVENTS]).fetchone()
+    return max(str(found[0] or ""), str(row.get("stored_at") or row.get("received_at") or ""))
 
 
 def _thread_match(store: Store, incoming: IncomingComplaint, own: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -92,41 +168,83 @@ def _thread_match(store: Store, incoming: IncomingComplaint, own: list[dict[str,
     return None
 
 
-def match(store: Store, settings: Settings, incoming: IncomingComplaint) -> tuple[str, dict[str, Any] | None, str] | None:
-    """``(kind, complaint row or None, code)`` for a citizen message, or None for a new complaint.
-    ``kind``: status_query, unknown_code, reopen, confirm, reply (rules in the module docstring)."""
-    text = incoming.text or ""
+class _Reader:
+    """Reads one message against the sender's complaints (the rules of the module docstring)."""
+
+    def __init__(self, store: Store, settings: Settings, topic_of: TopicOf | None) -> None:
+        self.store = store
+        self.settings = settings
+        self.topic_of = cache(topic_of) if topic_of is not None else None
+        self.since = iso(store.clock() - timedelta(days=settings.citizen.reply_window_days))
+
+    def other_topic(self, row: dict[str, Any], text: str) -> bool:
+        """The classifier reads ``text`` as a complaint about another topic than ``row``'s."""
+        if self.topic_of is None or not row.get("topic") or not text.strip():
+            return False
+        topic, confidence = self.topic_of(text)
+        return topic is not None and topic != row["topic"] and confidence >= self.settings.confidence_threshold
+
+    def about(self, row: dict[str, Any], text: str) -> str | None:
+        """The kind of a message naming complaint ``row`` (rule 3), None for a new complaint."""
+        if is_confidential(text) or self.other_topic(row, text):
+            return None
+        if row["status"] in (casework.SPAM, casework.DUPLICATE):
+            return "closed"
+        if last_activity(self.store, row) < self.since:
+            return "closed" if row["status"] == casework.SOLVED else None
+        said = verdict(text)
+        return said if said and row["status"] == casework.DONE else "reply"
+
+
+def _without_codes(text: str, code: str) -> str:
+    return CODE_TOKEN.sub(lambda m: " " if normalise_code(m.group(1)) == code else m.group(0), text)
+
+
+def match(store: Store, settings: Settings, incoming: IncomingComplaint,
+          topic_of: TopicOf | None = None) -> Match | None:
+    """What a citizen message is about (rules in the module docstring), or None for a new
+    complaint. ``topic_of``: the classifier, to tell a new complaint from an answer."""
+    text = _INVISIBLE.sub("", incoming.text or "")
+    reader = _Reader(store, settings, topic_of)
     cek = CEK.match(text)
     if cek:
-        code = normalise_code(cek.group(1))
-        row = store.complaint_by_code(code)
-        if row:
-            return "status_query", dict(row), code
-        if any(c.isdigit() for c in code) or not cek.group(2).strip(" .!?"):
-            return "unknown_code", None, code  # "cek sawahe ..." is a complaint, not a code
-    codes = {normalise_code(m.group(1)) for m in CODE_TOKEN.finditer(text)}
+        typed, rest = cek.group(1), cek.group(2).strip()
+        code = normalise_code(typed)
+        found = store.complaint_by_code(code)
+        short = len(rest.split()) <= CEK_EXTRA_WORDS and len(rest) <= CEK_EXTRA_CHARS
+        if found is not None:
+            row = dict(found)
+            if short:
+                return Match("status_query", row, code)
+            if row["reporter"] != incoming.reporter or not rest.strip():
+                return None  # someone else's long text: a complaint of its own, nothing dropped
+            kind = reader.about(row, rest)
+            if kind is None:
+                return None
+            return Match(kind, row, code, text=rest, with_status=kind == "reply")
+        if short and (any(c.isdigit() for c in typed) or not rest.strip(" .!?")):
+            return Match("unknown_code", None, code)  # "cek sawahe ..." is a complaint, not a code
+    if is_confidential(text):
+        return None
     own = _own_complaints(store, incoming.reporter)
     if not own:
         return None
-    word = first_word(text)
+    codes = {normalise_code(m.group(1)) for m in CODE_TOKEN.finditer(text)}
     target = next((r for r in own if r["tracking_code"] in codes), None)
     if target is None and incoming.channel == "x":
         target = _thread_match(store, incoming, own)
     if target is not None:
-        if target["status"] == casework.DONE and word in REOPEN_WORDS:
-            return "reopen", target, target["tracking_code"]
-        if target["status"] == casework.DONE and word in CONFIRM_WORDS:
-            return "confirm", target, target["tracking_code"]
-        return "reply", target, target["tracking_code"]
-    since = iso(store.clock() - timedelta(days=settings.citizen.reply_window_days))
-    states = [(r, *_waiting(store, r, since)) for r in own]
-    if word in REOPEN_WORDS | CONFIRM_WORDS:
-        done = next((r for r, d, _ in states if d), None)
+        kind = reader.about(target, _without_codes(text, target["tracking_code"]))
+        return Match(kind, target, target["tracking_code"]) if kind else None
+    states = [(r, *_waiting(store, r, reader.since)) for r in own]
+    said = verdict(text)
+    if said:
+        done = next((r for r, d, _ in states if d and not reader.other_topic(r, text)), None)
         if done is not None:
-            return ("reopen" if word in REOPEN_WORDS else "confirm"), done, done["tracking_code"]
-    asked = next((r for r, _, q in states if q), None)
+            return Match(said, done, done["tracking_code"])
+    asked = next((r for r, _, q in states if q and not reader.other_topic(r, text)), None)
     if asked is not None:
-        return "reply", asked, asked["tracking_code"]
+        return Match("reply", asked, asked["tracking_code"])
     return None
 
 
@@ -142,11 +260,11 @@ def _sender(settings: Settings, source: str, incoming: IncomingComplaint) -> tup
 
 
 def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming: IncomingComplaint,
-             found: tuple[str, dict[str, Any] | None, str], fallback: Destination) -> bool:
+             found: Match, fallback: Destination) -> bool:
     """Store one matched message and its effects; False when it was stored before (a repeat)."""
     from forwarder.privacy import mask
 
-    kind, row, code = found
+    kind, row, code = found.kind, found.row, found.code
     now = store.now()
     cur = conn.execute(
         "insert into citizen_inbound(source, external_id, channel, reporter, received_at, stored_at, text, "
@@ -158,19 +276,23 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         return False
     inbound_id = cur.lastrowid
     key = f"in:{inbound_id}"
-    if kind in ("status_query", "unknown_code"):
-        to = _sender(settings, source, incoming)
+    to = _sender(settings, source, incoming)
+    if kind in ("status_query", "unknown_code", "closed"):
         if row is not None:
-            casework.event_tx(conn, now, row["id"], "citizen", "status_query", {"inbound": inbound_id})
+            if kind == "status_query":
+                casework.event_tx(conn, now, row["id"], "citizen", "status_query", {"inbound": inbound_id})
+            # about a closed complaint: answered at most once a day, however often it is quoted
+            dedupe = key if kind == "status_query" else f"closed:{row['id']}:{now[:10]}"
             if to:
-                citizen.queue_tx(conn, store, settings, now, row, "status", key, to=to, status=citizen.status_text(row, store))
+                citizen.queue_tx(conn, store, settings, now, row, "status", dedupe, to=to,
+                                 status=citizen.status_text(row, store))
         elif to:
             channel, via, target = to
             followups.enqueue(conn, now, kind="unknown_code", channel=channel, via=via, target=target,
                               text=citizen.render(settings, "unknown_code", code=code), dedupe=key)
         return True
     assert row is not None
-    shown = mask(incoming.text or "").strip() or "(pesan kosong)"
+    shown = mask(found.text if found.text is not None else incoming.text or "").strip() or "(pesan kosong)"
     if len(shown) > THREAD_TEXT_LIMIT:  # one Telegram message holds 4096 characters
         shown = shown[:THREAD_TEXT_LIMIT].rstrip() + "… (terpotong)"
     if kind == "reopen":
@@ -184,15 +306,19 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
     else:
         casework.event_tx(conn, now, row["id"], "citizen", "citizen_reply", {"text": shown, "inbound": inbound_id})
         post = f"Pengaduan {code}: balasan pelapor\n\n{shown}"
-    casework.queue_thread_post_tx(conn, store, now, row["id"], post, "citizen_" + kind, key, fallback)
+        if found.with_status and to:
+            citizen.queue_tx(conn, store, settings, now, row, "status", f"{key}:status", to=to,
+                             status=citizen.status_text(row, store))
+    casework.queue_thread_post_tx(conn, store, now, row["id"], post, "citizen_" + kind, key, fallback,
+                                  groups=settings.groups)
     return True
 
 
 def intercept(store: Store, settings: Settings, source: str, complaints: list[IncomingComplaint],
-              fallback: Destination) -> tuple[list[IncomingComplaint], int]:
+              fallback: Destination, topic_of: TopicOf | None = None) -> tuple[list[IncomingComplaint], int]:
     """Take the citizen messages out of ``complaints`` (storing them and their effects); returns
     the rest (new complaints, and repeats of stored complaints for the store to ignore) and how
-    many messages were newly handled here."""
+    many messages were newly handled here. ``topic_of``: the daemon's classifier (rule 3)."""
     known = store.known_external_ids(source, (c.external_id for c in complaints))
     ids = [c.external_id for c in complaints if c.external_id not in known]
     seen: set[str] = set()
@@ -206,7 +332,7 @@ def intercept(store: Store, settings: Settings, source: str, complaints: list[In
     for incoming in complaints:
         if incoming.external_id in seen:
             continue  # handed over again after a crash: already handled
-        found = None if incoming.external_id in known else match(store, settings, incoming)
+        found = None if incoming.external_id in known else match(store, settings, incoming, topic_of)
         if found is None:
             rest.append(incoming)
             continue

@@ -2,7 +2,8 @@
 calls around intake and delivery.
 
 * before a poll is classified: citizen messages that are no complaints are taken out
-  (:func:`forwarder.citizen_inbound.intercept`);
+  (:func:`forwarder.citizen_inbound.intercept`, asking the model through :meth:`OfficerLoop.topic_of`
+  whether a would-be answer is a new complaint about another topic);
 * after new complaints are stored: their acknowledgments are queued (:func:`forwarder.citizen.acknowledge`);
 * while running: one :class:`~forwarder.sinks.telegram_updates.UpdatePoller` per telegram sink
   reads officers' actions, and a :class:`~forwarder.followups.Sender` sends the queued
@@ -71,11 +72,18 @@ class OfficerLoop:
         fallback = Destination(self.fallback.group_name, self.fallback.sink,
                                self.p.store.chat_override(self.fallback.sink, self.fallback.chat_id)
                                or self.fallback.chat_id)
-        rest, handled = citizen_inbound.intercept(self.p.store, self.p.settings, source, polled.complaints, fallback)
+        rest, handled = citizen_inbound.intercept(self.p.store, self.p.settings, source, polled.complaints, fallback,
+                                                  topic_of=self.topic_of)
         if handled:
             log.info(kv(event="citizen_messages", source=source, handled=handled))
             self.wake()
         return Polled(rest, polled.cursor, polled.token) if len(rest) != len(polled.complaints) else polled
+
+    def topic_of(self, text: str) -> tuple[str | None, float]:
+        """The daemon's model on one citizen text, read as a complaint is (without its place
+        names): how :mod:`forwarder.citizen_inbound` tells a new complaint from an answer."""
+        tag = self.p.model.predict([self.p.gazetteer.without_places(text)])[0]
+        return tag.topic, tag.confidence
 
     def stored(self, new_ids: list[int]) -> None:
         if citizen.acknowledge(self.p.store, self.p.settings, new_ids):
