@@ -3,7 +3,8 @@
 Buttons (callback data ``a:<verb>:<complaint id>``, under the first part of each forwarded
 message): **Terima** (acknowledge), **Proses** (in progress), **Selesai** (done: the bot asks for
 the note with a selective ForceReply, so that the officer who pressed it gets the reply field
-open), **Bukan kami** (not ours). The same as commands, sent as a reply to the forwarded message
+open), **Bukan kami** (not ours; not in triage, which re-routes with ``/alihkan`` instead and is
+told so when it sends ``/bukan``). The same as commands, sent as a reply to the forwarded message
 (or to any bot message in its thread)::
 
     /terima                 /proses                 /selesai <catatan>
@@ -14,7 +15,9 @@ open), **Bukan kami** (not ours). The same as commands, sent as a reply to the f
 ``/spam`` and ``/duplikat`` close the complaint (no buttons any more) and leave it out of the
 response-time report; for a duplicate the citizen is told the code it was merged into (template
 ``merged``) and the original's groups hear of it in the original's thread. They are commands
-only, no buttons: a tap by mistake under every complaint would cost more than typing.
+only, no buttons: a tap by mistake under every complaint would cost more than typing. A
+confidential complaint and an ordinary one are never merged. ``/tanya`` and ``/jawab`` are
+refused on a complaint closed as spam or duplicate (its citizen's replies reach no group).
 
 A command that is not a reply may name the tracking code first (``/terima 7K3Q9M``); that
 form is for the user ids listed under ``officers:``/``admins:``. A plain reply to the bot's
@@ -22,8 +25,12 @@ note request is the done note; other plain replies are the officers' own talk an
 
 Who may act (:meth:`Actions.permitted`): a human user (not a bot) in a chat that received the
 complaint (one of its deliveries; for a confidential complaint only a confidential group or
-triage), or a user id under ``officers:``/``admins:``. Anything else gets a polite refusal and
-changes nothing. Every applied action is an event (actor ``tg:<user id>``, the group, the
+triage), or a user id under ``officers:``/``admins:``. A group that gave the complaint away
+(``/bukan``, ``/alihkan``) can do nothing more with it; of those, only triage and the listed
+officers/admins may still ``/alihkan`` it. Anything else gets a polite refusal and changes
+nothing; an officer's text repeated in a refusal is cut to :data:`ECHO_LIMIT` characters, and
+callback data that is not ours (longer than Telegram's 64 bytes, not ``a:<verb>:<digits>``) is
+answered "Tombol tidak dikenal.". Every applied action is an event (actor ``tg:<user id>``, the group, the
 officer's first name); its effects and the handled update id commit in one transaction.
 """
 
@@ -53,7 +60,11 @@ HELP = ("Balas pesan pengaduan dengan: /terima, /proses, /selesai <catatan>, /bu
 PROMPT_PLACEHOLDER = "Catatan penyelesaian"  # ForceReply input_field_placeholder: 1-64 characters
 REFUSED = "Maaf, Anda tidak dapat menindaklanjuti pengaduan ini dari sini."
 _COMMAND = re.compile(r"^/([A-Za-z_]+)(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?$", re.DOTALL)
-_CALLBACK = re.compile(r"^a:([a-z]+):(\d+)$")
+_CALLBACK = re.compile(r"a:([a-z]{1,16}):([0-9]{1,18})")  # fullmatch: no trailing newline
+CALLBACK_DATA_LIMIT = 64  # bytes of callback_data (Bot API InlineKeyboardButton); longer is not ours
+ECHO_LIMIT = 40  # characters of an officer's text repeated in a refusal (one reply holds 4096)
+TRIAGE_NOT_OURS = ("Pengaduan {code} ada di triase: gunakan /alihkan <topik> [kecamatan] untuk "
+                   "meneruskannya ke grup yang berwenang, atau /spam.")
 
 
 @dataclass(frozen=True)
@@ -86,12 +97,21 @@ class Outcome:
 
 
 def buttons_for(view: Any) -> list[list[tuple[str, str]]] | None:
-    """Inline keyboard rows ``[(label, callback data)]`` for a group's view, None when closed."""
+    """Inline keyboard rows ``[(label, callback data)]`` for a group's view, None when closed.
+    Triage (``view.in_fallback``) gets no "Bukan kami": it re-routes with ``/alihkan``."""
     if not getattr(view, "actionable", False):
         return None
     cid = view.complaint_id
-    return [[("Terima", f"a:terima:{cid}"), ("Proses", f"a:proses:{cid}")],
-            [("Selesai", f"a:selesai:{cid}"), ("Bukan kami", f"a:bukan:{cid}")]]
+    last = [("Selesai", f"a:selesai:{cid}")]
+    if not getattr(view, "in_fallback", False):
+        last.append(("Bukan kami", f"a:bukan:{cid}"))
+    return [[("Terima", f"a:terima:{cid}"), ("Proses", f"a:proses:{cid}")], last]
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters (ending in "…"), to repeat it in a reply."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str] | None:
@@ -134,6 +154,13 @@ class Actions:
             return group == self.fallback.group_name
         return not casework.is_confidential(row) or cfg.confidential or cfg.fallback
 
+    def _may_reroute(self, inc: Incoming, row: dict[str, Any], group: str) -> bool:
+        """``/alihkan`` from a group that gave the complaint away: only triage, or a listed
+        officer/admin (the groups that hold it now pass the left-group check anyway)."""
+        if inc.user_id in self.settings.officers or inc.user_id in self.settings.admins:
+            return True
+        return group == self.fallback.group_name
+
     def _group_in_chat(self, inc: Incoming, complaint_id: int) -> str | None:
         return next((d.group_name for d in casework.deliveries_of(self.store, complaint_id)
                      if d.sink == inc.sink and d.chat_id == inc.chat_id), None)
@@ -141,7 +168,8 @@ class Actions:
     def resolve(self, inc: Incoming) -> tuple[str, str, int | None, str | None, str] | None:
         """``(verb, args, complaint id, group, what)`` of an input, or None when it is not for us."""
         if inc.callback_id is not None:
-            m = _CALLBACK.match(inc.data or "")
+            data = inc.data or ""
+            m = _CALLBACK.fullmatch(data) if len(data.encode("utf-8", "replace")) <= CALLBACK_DATA_LIMIT else None
             found = casework.find_by_message(self.store, inc.sink, inc.chat_id, inc.message_id or "")
             if not m or m.group(1) not in BUTTON_VERBS or not found or found[0] != int(m.group(2)):
                 return "?", "", None, None, ""
@@ -213,7 +241,8 @@ class Actions:
         key = f"u:{inc.sink}:{inc.update_id}"
         if verb == "bantuan":
             return HELP
-        if group and group in casework.left_groups(self.store, row["id"]) and verb != "alihkan":
+        if group and group in casework.left_groups(self.store, row["id"]) and not (
+                verb == "alihkan" and self._may_reroute(inc, row, group)):
             raise ActionRefused(f"Grup ini sudah melepas pengaduan {code}; tindak lanjut ada di grup tujuannya.")
         if verb in ("terima", "proses"):
             status = casework.transition_tx(conn, self.store, now, row, verb, actor, group, name)
@@ -241,6 +270,8 @@ class Actions:
             told = " Pelapor diminta konfirmasi." if where else ""
             return f"Pengaduan {code}: selesai.{told}"
         if verb == "bukan":
+            if group == self.fallback.group_name:
+                raise ActionRefused(TRIAGE_NOT_OURS.format(code=code))
             if not group:
                 raise ActionRefused("Gunakan tombol atau perintah ini di grup yang menerima pengaduan.")
             triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.fallback)
@@ -263,15 +294,21 @@ class Actions:
         if verb == "duplikat":
             from forwarder.citizen_inbound import normalise_code
 
-            original = casework.original_of(self.store, row, normalise_code(args.split()[0]) if args.split() else "")
+            typed = args.split()[0] if args.split() else ""
+            original = casework.original_of(self.store, row, normalise_code(echo(typed, 12)) if typed else "")
             casework.mark_duplicate_tx(conn, self.store, now, row, original, actor, group, name)
             of = original["tracking_code"]
             casework.queue_thread_post_tx(conn, self.store, now, original["id"],
                                           f"Pengaduan {of}: pengaduan {code} ditandai duplikat dari pengaduan ini "
-                                          f"oleh {name}.", "duplicate_note", key, self.fallback)
+                                          f"oleh {name}.", "duplicate_note", key, self.fallback,
+                                          groups=self.settings.groups)
             told = citizen.queue_tx(conn, self.store, self.settings, now, row, "merged", key, of=of)
             return f"Pengaduan {code} ditandai duplikat dari {of}." + (" Pelapor diberi tahu." if told else "")
         if verb in ("tanya", "jawab"):
+            if row["status"] in (casework.SPAM, casework.DUPLICATE):
+                # the citizen's answers to a closed complaint no longer reach the groups
+                raise ActionRefused(f"Pengaduan {code} sudah ditutup ({casework.STATUS_TEXT[row['status']]}); "
+                                    "pelapor tidak dihubungi lagi lewat pengaduan ini.")
             if not args:
                 raise ActionRefused(f"Tulis teksnya: /{verb} <teks>.")
             where = citizen.reach(self.settings, self.store, row)
@@ -294,12 +331,12 @@ class Actions:
         if not topic:
             raise ActionRefused(f"Tulis topiknya: /{verb} <topik>" + (" [kecamatan]." if verb == "alihkan" else "."))
         if topic not in self.topics:
-            raise ActionRefused(f"Topik {topic!r} tidak dikenal. Pilihan: {', '.join(sorted(self.topics))}.")
+            raise ActionRefused(f"Topik {echo(topic)!r} tidak dikenal. Pilihan: {', '.join(sorted(self.topics))}.")
         if verb == "topik" or not place.strip():
             return topic, None
         kecamatan = self.gazetteer.canonical_kecamatan(place) if self.gazetteer else None
         if kecamatan is None:
-            raise ActionRefused(f"Kecamatan {place.strip()!r} tidak dikenal di {self.settings.kabupaten}.")
+            raise ActionRefused(f"Kecamatan {echo(place)!r} tidak dikenal di {self.settings.kabupaten}.")
         return topic, kecamatan
 
 
