@@ -302,3 +302,45 @@ async def test_long_and_forged_officer_input_gets_a_short_answer(tmp_path: Path,
     assert [a["text"] for a in tg.callback_answers()] == ["Tombol tidak dikenal."] * 3
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
     assert kit.complaint(row["tracking_code"])["status"] == "baru"
+
+
+async def test_with_the_shipped_model_answers_stay_answers(tmp_path: Path, tg: FakeTelegram) -> None:
+    """The daemon's own model (models/default) reads short answers with a stray topic at 0.5-0.75:
+    they must still be answers; a real complaint on another topic is still new."""
+    from forwarder.classify.model import load_model
+    from forwarder.context import Context
+    from forwarder.pipeline import Pipeline
+
+    path = Path(__file__).resolve().parents[1] / "models" / "default"
+    if not (path / "card.json").exists():
+        pytest.skip("models/default is absent")
+    model = load_model(str(path))
+    kit = Kit(tmp_path, tg)
+
+    async def once() -> None:
+        _, drained = await Pipeline.build(kit.settings, context=Context(clock=kit.clock),
+                                          model=model).run_once(max_wait_secs=10)
+        assert drained.complete
+
+    sms(kit, "Jalan desa rusak berlubang parah di Sukorejo, banyak motor jatuh")
+    await once()
+    road = kit.complaint()
+    assert road["topic"] == "jalan"
+    first = kit.first_message(JALAN, road["tracking_code"])
+    for answer in ("Iya pak benar, tiap hujan tergenang", "Mohon segera pak, anak sekolah lewat situ"):
+        tg.push_reply(JALAN, first.message_id, "/tanya Bagaimana kondisinya?", user=OFFICER)
+        await once()
+        sms(kit, answer)
+        await once()
+        assert answer in thread(tg, JALAN, first.message_id)[-1]
+    tg.push_reply(JALAN, first.message_id, "/selesai Sudah ditambal", user=OFFICER)
+    await once()
+    sms(kit, "Belum pak, lubangnya masih ada di depan balai desa")
+    await once()
+    assert kit.complaint(road["tracking_code"])["status"] == "dibuka_kembali"
+    tg.push_reply(JALAN, first.message_id, "/selesai Sudah diaspal", user=OFFICER)
+    await once()
+    sms(kit, "Belum ada pupuk urea di kios desa Sukorejo, pemilik kios menimbun")
+    await once()
+    assert kit.complaint(road["tracking_code"])["status"] == "selesai"
+    assert kit.complaint()["text"].startswith("Belum ada pupuk")
