@@ -13,9 +13,11 @@ that applies):
    only the status. A real code followed by a longer text from the complaint's own reporter: the
    status is answered AND the rest is read as a message about that complaint (rule 3); from
    anyone else, or when rule 3 says "new", the whole message is a new complaint.
-2. A text with the word RAHASIA in any form (:func:`forwarder.pipeline.is_confidential`) is
-   ALWAYS a new complaint: never a reply, never ``belum``/``sudah``. A reply must not carry a
-   confidential report into the ordinary groups of another complaint.
+2. A text with the word RAHASIA in any form (:func:`forwarder.pipeline.is_confidential`) is a
+   new complaint: never a reply, never ``belum``/``sudah``, as a reply must not carry a
+   confidential report into the ordinary groups of another complaint. The one exception: it
+   answers a complaint that is itself confidential (its replies reach only confidential groups,
+   and its reporter is the one most likely to repeat "tolong dirahasiakan").
 3. The message names one of the sender's own complaints: it quotes its tracking code, or (X) it
    replies in the thread of the complaint post or of one of our replies to it. Then, in order:
 
@@ -186,6 +188,13 @@ class _Reader:
         self.topic_of = cache(topic_of) if topic_of is not None else None
         self.since = iso(store.clock() - timedelta(days=settings.citizen.reply_window_days))
 
+    def fits(self, row: dict[str, Any], text: str) -> bool:
+        """``text`` may be about ``row``: not confidential unless ``row`` is (rule 2), not about
+        another topic (rule 3)."""
+        if is_confidential(text) and not casework.is_confidential(row):
+            return False
+        return not self.other_topic(row, text)
+
     def other_topic(self, row: dict[str, Any], text: str) -> bool:
         """The classifier reads ``text`` as a complaint about another topic than ``row``'s."""
         if self.topic_of is None or not row.get("topic") or not text.strip():
@@ -198,7 +207,7 @@ class _Reader:
 
     def about(self, row: dict[str, Any], text: str) -> str | None:
         """The kind of a message naming complaint ``row`` (rule 3), None for a new complaint."""
-        if is_confidential(text) or self.other_topic(row, text):
+        if not self.fits(row, text):
             return None
         if row["status"] in (casework.SPAM, casework.DUPLICATE):
             return "closed"
@@ -236,8 +245,6 @@ def match(store: Store, settings: Settings, incoming: IncomingComplaint,
             return Match(kind, row, code, text=rest, with_status=kind == "reply")
         if short and (any(c.isdigit() for c in typed) or not rest.strip(" .!?")):
             return Match("unknown_code", None, code)  # "cek sawahe ..." is a complaint, not a code
-    if is_confidential(text):
-        return None
     own = _own_complaints(store, incoming.reporter)
     if not own:
         return None
@@ -251,10 +258,10 @@ def match(store: Store, settings: Settings, incoming: IncomingComplaint,
     states = [(r, *_waiting(store, r, reader.since)) for r in own]
     said = verdict(text)
     if said:
-        done = next((r for r, d, _ in states if d and not reader.other_topic(r, text)), None)
+        done = next((r for r, d, _ in states if d and reader.fits(r, text)), None)
         if done is not None:
             return Match(said, done, done["tracking_code"])
-    asked = next((r for r, _, q in states if q and not reader.other_topic(r, text)), None)
+    asked = next((r for r, _, q in states if q and reader.fits(r, text)), None)
     if asked is not None:
         return Match("reply", asked, asked["tracking_code"])
     return None

@@ -124,8 +124,9 @@ async def test_flagged_confidential_drops_queued_posts_for_ordinary_groups(tmp_p
     secret_first = kit.first_message(RAHASIA, code)
     tg.push_reply(RAHASIA, secret_first.message_id, "/tanya Sejak kapan?", user=OFFICER2)
     await kit.once()
-    sms(kit, "Sejak bulan lalu pak")
+    sms(kit, "Sejak bulan lalu pak, tolong dirahasiakan")  # RAHASIA answering a confidential one
     await kit.once()
+    assert len(kit.rows("select id from complaints")) == 1
     assert "Sejak bulan lalu" in thread(tg, RAHASIA, secret_first.message_id)[-1]
     assert not any("Sejak bulan lalu" in m.visible for m in tg.messages(PUPUK))
     assert [r["state"] for r in kit.rows("select state from followups where kind = 'citizen_reply' "
