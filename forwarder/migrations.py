@@ -28,8 +28,8 @@ Tables:
     ``answer`` {group, text}, ``citizen_reply`` {text}, ``reopened`` {reason},
     ``confirmed_solved``, ``spam`` {group, name}, ``duplicate`` {of, of_id, group, name}, ``revealed`` {admin} (unmasked read),
     ``relabelled`` {topic, from_topic, name}, ``status_query`` {inbound} (a citizen's CEK),
-    ``flagged`` {confidential, admin}. Officer re-routes also carry {to_groups, by_group,
-    topic_by_officer};
+    ``flagged`` {confidential, admin, dropped_posts}. Officer re-routes also carry {to_groups, by_group,
+    topic_by_officer, name, from_group};
     action events carry the officer's display ``name``; ``citizen_reply`` carries {inbound}.
 ``labels``
     topic corrections by officers, used as training examples (``forwarder model train``).
@@ -171,7 +171,9 @@ def m003_officer_loop(db: Database) -> None:
         officer's question, ``belum``/``sudah`` after a done): ``source`` + ``external_id``
         (unique, as for complaints: a source handing one over twice stores it once),
         ``reporter``, ``text`` (unmasked), ``kind`` (status_query, reply, reopen, confirm,
-        unknown_code), ``complaint_id`` (null when no complaint matched).
+        unknown_code, closed: a message about a complaint closed as spam/duplicate or finished
+        past the reply window, kept but not posted), ``complaint_id`` (null when no complaint
+        matched).
     ``followups``
         the durable queue of loop messages: to citizens (``channel`` sms or x) and into officer
         groups (``chat`` posts in a complaint's thread, ``edit`` of a forwarded message to show
