@@ -72,6 +72,9 @@ STATUS_FOR_CITIZEN = {
     "spam": "ditutup", "duplikat": "digabung dengan pengaduan lain",
 }
 
+#: source types whose citizens write and are answered by SMS (the reporter is an E.164 number)
+SMS_SOURCE_TYPES = ("gammu_smsd", "android_sms_gateway")
+
 X_POST_LIMIT = 280  # weighted characters of one X post (twitter-text; forwarder.sources.twitter_format)
 
 
@@ -103,14 +106,15 @@ def render(settings: Settings, key: str, **fields: str) -> str:
 def reach(settings: Settings, store: Store, row: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """``(channel, via, target)`` to answer the reporter of complaint ``row``, or None.
 
-    SMS: the gammu_smsd source the complaint came from and the reporter's E.164 number. X: the
+    SMS: the SMS source the complaint came from (Gammu's outbox, or the SMSGate phone when it
+    has ``api_url``) and the reporter's E.164 number. X: the
     twitter source (with reply keys) and the citizen's newest post about it (their latest reply
     in the thread, else the complaint post).
     """
     source = settings.sources.get(row["source"])
     meta = complaint_meta(dict(row))
     kind = getattr(source, "type", None)
-    if kind == "gammu_smsd":
+    if kind in SMS_SOURCE_TYPES and getattr(source, "can_reply", True):
         reporter = str(row["reporter"] or "")
         if meta.get("sender_kind", "msisdn") != "msisdn" or not reporter.startswith("+"):
             return None
@@ -208,7 +212,10 @@ def check_sources(settings: Settings) -> tuple[list[Problem], list[str]]:
         elif getattr(source, "type", None) == "twitter" and not getattr(source, "can_reply", False):
             warnings.append(f"{where}: X source {name!r} has no reply keys (consumer_key ...): "
                             "its citizens get no acknowledgment")
-        elif getattr(source, "type", None) not in ("gammu_smsd", "twitter"):
+        elif getattr(source, "type", None) == "android_sms_gateway" and not getattr(source, "can_reply", False):
+            warnings.append(f"{where}: SMSGate source {name!r} has no api_url/api_username/api_password: "
+                            "its citizens get no acknowledgment")
+        elif getattr(source, "type", None) not in (*SMS_SOURCE_TYPES, "twitter"):
             warnings.append(f"{where}: source {name!r} cannot answer citizens: it gets no acknowledgment")
     if names and not settings.citizen.acknowledge:
         warnings.append("citizen.acknowledge_sources is set but citizen.acknowledge is false: "
@@ -230,17 +237,28 @@ def _smsd(settings: Settings, via: str) -> tuple[Path, str | None]:
     return Path(cfg.database), cfg.phone_id
 
 
-async def send_sms(settings: Settings, row: followups.Followup) -> str:
-    """Queue ``row`` in Gammu's outbox (parts split by :func:`queue_sms`); returns the outbox ID.
-    Raises TemporaryError (database locked/missing), PermanentError, ValueError (no number)."""
+async def send_sms(settings: Settings, row: followups.Followup, sources: Mapping[str, Any] | None = None) -> str:
+    """Send ``row`` by SMS through the source it names: queued in Gammu's outbox (parts split by
+    :func:`queue_sms`; returns the outbox ID) or sent through the SMSGate phone (returns its
+    message id). Raises TemporaryError (database locked/missing, phone unreachable),
+    PermanentError, ValueError (no number)."""
+    if getattr(settings.sources.get(row.via), "type", None) == "android_sms_gateway":
+        source = (sources or {}).get(row.via)
+        if source is None:
+            raise PermanentError(f"source {row.via!r} is not running", hint="check the config")
+        return await source.send_sms(row.target, row.text or "", creator_id(row.id))
     path, phone_id = _smsd(settings, row.via)
     outbox_id = await asyncio.to_thread(queue_sms, path, row.target, row.text or "", creator_id(row.id),
                                         phone_id=phone_id)
     return str(outbox_id)
 
 
-async def find_sms(settings: Settings, row: followups.Followup) -> str | None:
-    """The Gammu ID of ``row``'s SMS when it is already in the outbox or sentitems, else None."""
+async def find_sms(settings: Settings, row: followups.Followup, sources: Mapping[str, Any] | None = None) -> str | None:
+    """The Gammu ID of ``row``'s SMS when it is already in the outbox or sentitems (for SMSGate:
+    its message id when the phone has it), else None."""
+    if getattr(settings.sources.get(row.via), "type", None) == "android_sms_gateway":
+        source = (sources or {}).get(row.via)
+        return await source.find_sms(creator_id(row.id)) if source is not None else None
     path, _ = _smsd(settings, row.via)
 
     def look() -> str | None:

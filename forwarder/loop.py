@@ -52,14 +52,14 @@ class OfficerLoop:
         self.actions = Actions(pipeline.store, settings, fallback=self.fallback, topics=topics,
                                gazetteer=pipeline.gazetteer, wake=self.wake,
                                bot_usernames={})
-        to_citizen = {followups.SMS: lambda row: citizen.send_sms(settings, row),
+        to_citizen = {followups.SMS: lambda row: citizen.send_sms(settings, row, pipeline.sources),
                       followups.X: lambda row: citizen.send_x(pipeline.sources, row)}
         if pipeline.dry_run:
             to_citizen = dict.fromkeys(to_citizen, self._print)
         self.sender = followups.Sender(
             pipeline.store,
             {**to_citizen, followups.CHAT: self._post, followups.EDIT: self._edit},
-            pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row))
+            pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row, pipeline.sources))
         self.pollers: dict[str, Any] = {}
 
     def wake(self) -> None:

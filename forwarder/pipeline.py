@@ -355,6 +355,23 @@ class Pipeline:
                 # unreachable now: the dispatcher retries per delivery
                 self.health.down(f"sink:{name}", str(exc))
 
+    async def start_listeners(self) -> None:
+        """Start the sources that receive pushes (``listen()``: SMSGate webhooks). Not in a dry
+        run, which only reads what they spooled. A listener that cannot start is reported on
+        the source's health and in ``forwarder status``; the other sources go on."""
+        if self.dry_run:
+            return
+        for name, source in self.sources.items():
+            listen = getattr(source, "listen", None)
+            if listen is None:
+                continue
+            try:
+                await listen()
+            except errors.DeliveryError as exc:
+                hint = getattr(exc, "hint", "")
+                self.store.record_poll(name, f"{exc} {hint}".strip())
+                self.health.down(f"source:{name}", f"{exc} {hint}".strip(), level=logging.ERROR)
+
     async def close(self) -> None:
         for thing in [*self.sources.values(), *self.sinks.values()]:
             try:
@@ -405,6 +422,7 @@ class Pipeline:
                            note="these are resent marked as possible repeats"))
         await self.loop.prepare()
         await self.start_sinks()
+        await self.start_listeners()
         tasks = [asyncio.create_task(self._source_loop(name, stop)) for name in self.sources]
         tasks.append(asyncio.create_task(self.dispatcher.run(stop)))
         tasks += self.loop.tasks(stop)

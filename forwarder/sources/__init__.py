@@ -10,6 +10,7 @@ import importlib
 from types import ModuleType
 
 REGISTRY: dict[str, str] = {
+    "android_sms_gateway": "forwarder.sources.android_sms",
     "gammu_smsd": "forwarder.sources.gammu_smsd",
     "twitter": "forwarder.sources.twitter",
 }
