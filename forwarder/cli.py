@@ -203,10 +203,11 @@ def demo(config_path: str, fresh: bool) -> None:
     settings = _checked(config_path)
     try:
         seeded = seed_demo_inbox(settings, fresh=fresh)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
     for path, count in seeded.items():
-        click.echo(f"demo: {count} example SMS put into the Gammu inbox {path}", err=True)
+        again = "" if count else " (it has them from an earlier demo; `forwarder demo --fresh` starts over)"
+        click.echo(f"demo: {count} example SMS put into the Gammu inbox {path}{again}", err=True)
     try:
         pipeline = Pipeline.build(settings)
     except (ModelError, StoreError, LookupError) as exc:

@@ -8,8 +8,11 @@ complaints take exactly the path a real SMS takes from a district's gateway.
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,10 +64,12 @@ def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
 
     An inbox that already has rows is left alone (so the demo run twice shows that nothing is
     posted twice), unless ``fresh`` is set, which also empties the forwarder database; ``fresh``
-    only deletes inboxes the demo created itself. Returns {inbox path: SMS written}. Raises
-    OSError, ValueError (unreadable examples, a live config, an inbox that is not the demo's).
+    only deletes inboxes the demo created itself and a database holding only their complaints,
+    and only while no ``forwarder run`` uses that database (the run lock). Returns {inbox path:
+    SMS written}. Raises OSError, ValueError (unreadable examples, a live config, an inbox or
+    complaints that are not the demo's), StoreError (a run holds the database).
     """
-    from forwarder.sources.gammu_schema import add_inbox_sms, create_smsd_schema
+    from forwarder.runlock import RunLock
 
     check_demo_config(settings)
     messages = yaml.safe_load(examples.read_text(encoding="utf-8"))
@@ -72,11 +77,42 @@ def seed_demo_inbox(settings: Settings, *, fresh: bool = False,
         raise ValueError(f"{examples}: expected a list of SMS")
     inboxes = [Path(cfg.database) for cfg in settings.sources.values()
                if getattr(cfg, "type", None) == "gammu_smsd"]
+    lock = RunLock(settings.database).acquire() if fresh else None  # StoreError while a run uses it
+    try:
+        return _seed(settings, inboxes, messages, fresh)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _foreign_complaints(settings: Settings) -> int:
+    """Complaints in the forwarder database from sources other than the demo's inboxes."""
+    path = Path(settings.database)
+    if not path.exists():
+        return 0
+    demo_sources = [name for name, cfg in settings.sources.items()
+                    if getattr(cfg, "type", None) == "gammu_smsd" and is_demo_inbox(Path(cfg.database))]
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            marks = ",".join("?" * len(demo_sources)) or "''"
+            return int(conn.execute(f"select count(*) from complaints where source not in ({marks})",
+                                    demo_sources).fetchone()[0])
+    except sqlite3.Error:
+        return 0  # no complaints table yet: nothing to lose
+
+
+def _seed(settings: Settings, inboxes: list[Path], messages: list[Any], fresh: bool) -> dict[str, int]:
+    from forwarder.sources.gammu_schema import add_inbox_sms, create_smsd_schema
+
     if fresh:
         foreign = [str(p) for p in inboxes if p.exists() and not is_demo_inbox(p)]
         if foreign:
             raise ValueError(f"--fresh deletes the inbox, but {', '.join(foreign)} was not made by "
                              "`forwarder demo`: it is left alone (delete it yourself if you mean it)")
+        kept = _foreign_complaints(settings)
+        if kept:
+            raise ValueError(f"--fresh deletes {settings.database}, but it holds {kept} complaint(s) that did "
+                             "not come from the demo's inbox: it is left alone (delete it yourself if you mean it)")
         for suffix in ("", "-wal", "-shm"):
             Path(f"{settings.database}{suffix}").unlink(missing_ok=True)
     written: dict[str, int] = {}

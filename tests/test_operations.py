@@ -18,6 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from fakes import daemon
+from fakes.daemon import REPO
 from fakes.telegram_api import FakeTelegram
 from forwarder.cli import main
 from forwarder.config import load_config
@@ -109,6 +110,36 @@ def test_demo_refuses_a_live_config_and_a_foreign_inbox(tmp_path: Path, tg: Fake
     assert foreign.exit_code != 0 and "was not made by" in foreign.output
     smsd = sqlite3.connect(tmp_path / "smsd.db")
     assert smsd.execute("select count(*) from inbox").fetchone()[0] == 2  # left alone
+
+
+def test_demo_fresh_waits_for_a_running_forwarder_and_keeps_real_complaints(tmp_path: Path) -> None:
+    config = tmp_path / "demo.yaml"
+    data = yaml.safe_load((REPO / "config" / "groups.yaml").read_text())
+    data.update(database=str(tmp_path / "forwarder.db"), model=str(REPO / "models" / "default"))
+    data["sources"]["sms"]["database"] = str(tmp_path / "smsd.db")
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    runner = CliRunner()
+    first = runner.invoke(main, ["demo", "--config", str(config)])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["demo", "--config", str(config)])
+    assert "--fresh` starts over" in again.output
+    stored = sqlite3.connect(tmp_path / "forwarder.db").execute("select count(*) from complaints").fetchone()[0]
+    # while a run holds the database, --fresh deletes nothing
+    with RunLock(tmp_path / "forwarder.db"):
+        held = runner.invoke(main, ["demo", "--config", str(config), "--fresh"])
+    assert held.exit_code != 0 and "another forwarder" in held.output
+    assert sqlite3.connect(tmp_path / "forwarder.db").execute("select count(*) from complaints").fetchone()[0] == stored
+    # a complaint from another source (a real one, say) keeps the database from being wiped
+    db = sqlite3.connect(tmp_path / "forwarder.db")
+    with db:
+        db.execute("update complaints set source = 'sms-lama' where id = 1")
+    kept = runner.invoke(main, ["demo", "--config", str(config), "--fresh"])
+    assert kept.exit_code != 0 and "did not come from the demo" in kept.output
+    assert db.execute("select count(*) from complaints").fetchone()[0] == stored
+    with db:
+        db.execute("update complaints set source = 'sms' where id = 1")
+    fresh = runner.invoke(main, ["demo", "--config", str(config), "--fresh"])
+    assert fresh.exit_code == 0, fresh.output
 
 
 def test_misspelt_kecamatan_in_a_group_is_a_problem(tmp_path: Path, tg: FakeTelegram) -> None:
