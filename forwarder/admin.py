@@ -16,7 +16,7 @@ from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, Store, 
 
 def open_config_and_store(config_path: str) -> tuple[Any, Store]:
     """The checked config and its database, for admin commands; exits 2 on a bad config and
-    raises ClickException when the database cannot be opened."""
+    raises ClickException when the database does not exist or cannot be opened."""
     from forwarder.config import load_config
 
     try:
@@ -24,10 +24,25 @@ def open_config_and_store(config_path: str) -> tuple[Any, Store]:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    missing = no_database(settings.database)
+    if missing:
+        raise click.ClickException(missing)
     try:
         return settings, Store.open(settings.database)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def no_database(path: Any) -> str | None:
+    """Why an admin command cannot read the forwarder database at ``path`` (it does not exist),
+    or None. Reading commands never create it: a wrong ``--config`` must not leave an empty
+    database (owned by whoever ran the command) where the daemon will later look."""
+    from pathlib import Path
+
+    if Path(path).exists():
+        return None
+    return (f"no forwarder database at {Path(path).resolve()}: `forwarder run` creates it. "
+            "Is --config the file the daemon uses, and is this its working directory?")
 
 
 _store = open_config_and_store
@@ -136,13 +151,24 @@ def outbox_list(config_path: str, states: tuple[str, ...], limit: int) -> None:
 @click.option("--all-dead", is_flag=True, help="Retry every dead delivery.")
 def outbox_retry(config_path: str, delivery_ids: tuple[int, ...], all_dead: bool) -> None:
     """Put dead or failed deliveries back in the queue; the running daemon picks them up."""
+    if not delivery_ids and not all_dead:
+        raise click.UsageError("give delivery ids (see `forwarder outbox list`) or --all-dead")
     _, store = _store(config_path)
     ids = list(delivery_ids)
+    unknown = []
+    for delivery_id in delivery_ids:
+        row = store.db.execute("select state from deliveries where id = ?", [delivery_id]).fetchone()
+        if row is None:
+            unknown.append(f"no delivery {delivery_id}")
+        elif row[0] not in (DEAD, FAILED):
+            unknown.append(f"delivery {delivery_id} is {row[0]}, not dead or failed: left as it is")
     if all_dead:
         ids += [d.id for d in store.deliveries("state = ?", [DEAD])]
-    if not ids:
-        raise click.UsageError("give delivery ids (see `forwarder outbox list`) or --all-dead")
+    for line in unknown:
+        click.echo(line, err=True)
     click.echo(f"{store.requeue(ids)} delivery(ies) queued again")
+    if delivery_ids and len(unknown) == len(delivery_ids) and not all_dead:
+        sys.exit(1)
 
 
 @outbox.command("drop")

@@ -51,8 +51,13 @@ def _calendar(settings):
 
 
 def _store(settings):
+    from forwarder.admin import no_database
     from forwarder.store import Store
 
+    missing = no_database(settings.database)
+    if missing:
+        click.echo(missing, err=True)
+        sys.exit(3)
     try:
         return Store.open(settings.database)
     except StoreError as exc:

@@ -88,6 +88,11 @@ def test_status_and_outbox_commands(tmp_path: Path, tg: FakeTelegram) -> None:
     tg.unkick(chats["triase"])
     runner = CliRunner()
     env = {"TG_TOKEN": tg.token}
+    # before the daemon ever ran, reading commands say so and create nothing
+    for command in (["status"], ["outbox", "list"], ["report"]):
+        early = runner.invoke(main, [*command, "--config", str(config)], env=env)
+        assert early.exit_code != 0 and "no forwarder database at" in early.output, (command, early.output)
+    assert not (tmp_path / "forwarder.db").exists()
     result = runner.invoke(main, ["run", "--config", str(config), "--once"], env=env)
     assert result.exit_code == 0, result.output  # the kicked groups' complaints reached triage
     listed = runner.invoke(main, ["outbox", "list", "--config", str(config)], env=env)
@@ -99,6 +104,10 @@ def test_status_and_outbox_commands(tmp_path: Path, tg: FakeTelegram) -> None:
         tg.unkick(chat)
     retried = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(config)], env=env)
     assert retried.exit_code == 0 and "2 delivery(ies) queued again" in retried.output
+    nothing = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(config)], env=env)
+    assert nothing.exit_code == 0 and "0 delivery(ies) queued again" in nothing.output
+    unknown = runner.invoke(main, ["outbox", "retry", "99999", "--config", str(config)], env=env)
+    assert unknown.exit_code == 1 and "no delivery 99999" in unknown.output
     again = runner.invoke(main, ["run", "--config", str(config), "--once"], env=env)
     assert again.exit_code == 0, again.output
     db = sqlite3.connect(tmp_path / "forwarder.db")
