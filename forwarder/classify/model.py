@@ -277,7 +277,14 @@ def resolve_model_dir(path: str | Path) -> Path:
             )
         return chosen
     if not directory.exists():
-        raise ModelError(f"no topic model at {directory}; " + RETRAIN_HINT.format(path=directory))
+        where = directory if directory.is_absolute() else f"{directory} ({directory.resolve()})"
+        relative = ("; a relative `model:` path is read from the directory forwarder runs in (systemd: "
+                    "WorkingDirectory=), or give an absolute path" if not directory.is_absolute() else "")
+        raise ModelError(f"no topic model at {where}{relative}; or "
+                         + RETRAIN_HINT.format(path=directory))
+    if directory.is_file():
+        raise ModelError(f"{directory} is a file; a model is a directory ({CARD_FILE}, {MODEL_FILE}) "
+                         "or a model store (current, versions/), as `forwarder train --out DIR` writes")
     raise ModelError(
         f"{directory} holds neither a model ({CARD_FILE}, {MODEL_FILE}) nor a model store "
         f"(current, versions/); " + RETRAIN_HINT.format(path=directory)
