@@ -147,7 +147,11 @@ def flag(code: str, confidential: bool, admin: str, config_path: str) -> None:
     finally:
         store.close()
     if groups:
-        click.echo(f"{code.upper()} is confidential now; it goes to: {', '.join(groups)}")
+        triage_only = {g.name for g in settings.groups if g.fallback} >= set(groups)
+        where = (f"no confidential group takes its topic, so it goes to triage: {', '.join(groups)}"
+                 if triage_only else f"it goes to: {', '.join(groups)}")
+        click.echo(f"{code.upper()} is confidential now; {where}. The running daemon posts it and "
+                   "hides the text in the other groups' messages within seconds (or the next `run --once`).")
     else:
         click.echo(f"{code.upper()} was already confidential; nothing changed")
 

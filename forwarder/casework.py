@@ -413,6 +413,6 @@ def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: s
     fields.update(status=status, actionable=actionable, in_fallback=bool(getattr(group, "fallback", False)),
                   topic_note=base.topic_note or officer_topic_note(store, base.complaint_id))
     if is_confidential(row) and group is not None and not group.confidential and not group.fallback:
-        fields.update(text="(isi pengaduan ini dirahasiakan dan dipindahkan ke grup rahasia)",
+        fields.update(text="(isi pengaduan ini dirahasiakan: hanya grup rahasia atau triase yang melihatnya)",
                       keywords=(), status="dipindahkan: rahasia", actionable=False)
     return GroupView(**fields)
