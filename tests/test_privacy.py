@@ -53,6 +53,10 @@ MASKED = [
     ("atas nama anak saya Nabila Haura Khanza kelas 3", "atas nama anak saya [NAMA] kelas 3"),
     ("kulo nami Sarmin saking Kalitidu", "kulo nami [NAMA] saking Kalitidu"),
     ("Nama saya (pelapor) : Ratna Tambunan Saya", "Nama saya (pelapor) : [NAMA] Saya"),
+    # a plain "saya" before two capitalised words, in a text not written in capitals throughout
+    ("Saya Budi Santoso, NIK 3522011203870004, pupuk langka", "Saya [NAMA], NIK [NIK], pupuk langka"),
+    ("selamat pagi saya Sri Lestari Ariani warga Kapas", "selamat pagi saya [NAMA] warga Kapas"),
+    ("jalan depan rumah rusak. Hormat saya Rachmat Kartono", "jalan depan rumah rusak. Hormat saya [NAMA]"),
     # everything at once
     ("Nama saya Budi, NIK 3522011203900001, hp 0812-3456-7890, motor S 1234 AB",
      "Nama saya [NAMA], NIK [NIK], hp [NO HP], motor [PLAT]"),
@@ -78,6 +82,11 @@ UNCHANGED = [
     "nama saya ko ada di daftar",
     "dengan saya, dia juga sakit",
     "saya ibu hamil butuh bantuan",
+    "Saya Sangat Kecewa Dengan Pelayanan Kelurahan",   # Title Case throughout: no cue there
+    "SAYA SANGAT KECEWA DENGAN JALAN RUSAK",          # capitals throughout
+    "dikampung saya Candi Lontar Kulon banjir lagi",  # "saya" owns a place
+    "tagihan saya Bulan April naik sepuluh kali",
+    "saya Budi mau lapor jalan rusak",                 # one word: too weak a sign alone
     "mereka atas namakan pedagang",
     "bernamakan Ikatan Mahasiswa",
     "hafal Al-Qur'an. Kalau dulu",
@@ -136,6 +145,7 @@ _NAMA_SAYA = re.compile(r"\bnama\s+saya\s*:?\s*(\S+)", re.IGNORECASE)
 _CUES = re.compile(
     r"nama|a\s*[./]\s*n\b|\ban\.|bernama|dengan\s+(?:saya|sy)|perkenalkan|kulo"
     r"|(?:saya|sy)\s+(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari|mas|mbak|mbk|mba)\b"
+    r"|\b(?:saya|sy|aku)\s+(?-i:[A-Z][^\W\d_]+\s+[A-Z])"  # a plain "saya" before a capitalised name
     r"|@|(?:\+?62|\b0)[ .\-]?8|\(?\b0\d{2,3}\)?[ .\-]?\d{5,8}|\d{6}(?:[ .\-]?\d){9}"
     r"|\b[A-Z]{1,2}\s?\d{1,4}\s?[A-Z]{1,3}\b|plat|nopol|kendaraan|motor|mobil|truk|bus",
     re.IGNORECASE)
