@@ -48,6 +48,12 @@ def no_database(path: Any) -> str | None:
 _store = open_config_and_store
 
 
+def wide_console() -> Console:
+    """A rich console; in a pipe or a file 200 columns wide instead of squeezing tables to 80."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _age(text: str | None) -> str:
     if not text:
         return "-"
@@ -70,7 +76,7 @@ config_option = click.option("--config", "config_path", default="config/groups.y
 def status(config_path: str) -> None:
     """Each source's last poll and error, each sink's outbox, depth and oldest pending age."""
     settings, store = _store(config_path)
-    console = Console()
+    console = wide_console()
     sources = Table(title="sources")
     for col in ("source", "type", "last poll", "last ok", "last error"):
         sources.add_column(col)
@@ -142,7 +148,7 @@ def outbox_list(config_path: str, states: tuple[str, ...], limit: int) -> None:
     if not rows:
         click.echo("nothing in the outbox")
         return
-    Console().print(table)
+    wide_console().print(table)
 
 
 @outbox.command("retry")

@@ -152,10 +152,13 @@ def _copy_database(database, folder: str):
 
 
 async def _run_forever(pipeline) -> None:
+    """SIGTERM/SIGINT stop the daemon cleanly; SIGHUP loads the model again (systemd:
+    ``ExecReload=/bin/kill -HUP $MAINPID``, then ``systemctl reload forwarder``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, pipeline.reload_model))
     await pipeline.run(stop)
 
 

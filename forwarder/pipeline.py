@@ -355,6 +355,23 @@ class Pipeline:
                 # unreachable now: the dispatcher retries per delivery
                 self.health.down(f"sink:{name}", str(exc))
 
+    def reload_model(self) -> bool:
+        """Load the model at ``settings.model`` again (after ``forwarder model promote`` or
+        ``rollback``: the daemon's SIGHUP). Complaints classified after the swap use it; on a
+        ModelError the model in use stays and the error is logged. Returns whether it changed."""
+        from forwarder.classify.model import load_model
+
+        try:
+            model = load_model(self.settings.model)
+        except errors.ModelError as exc:
+            log.error(kv(event="model_reload_failed", error=str(exc), note="the previous model stays in use"))
+            return False
+        previous = getattr(self.model, "version", "?")
+        self.model = model
+        self.loop.actions.topics |= set(getattr(model, "labels", None) or ())
+        log.info(kv(event="model_reloaded", version=getattr(model, "version", "?"), previous=previous))
+        return True
+
     async def start_listeners(self) -> None:
         """Start the sources that receive pushes (``listen()``: SMSGate webhooks). Not in a dry
         run, which only reads what they spooled. A listener that cannot start is reported on

@@ -154,6 +154,36 @@ def test_misspelt_kecamatan_in_a_group_is_a_problem(tmp_path: Path, tg: FakeTele
     assert run.exit_code == 2  # run refuses what check-config refuses
 
 
+def test_sighup_loads_the_promoted_model_and_keeps_running(tmp_path: Path, tg: FakeTelegram) -> None:
+    import shutil
+
+    from forwarder.classify.store import open_store
+
+    store_dir = tmp_path / "model"
+    shutil.copytree(REPO / "models" / "default", store_dir)
+    open_store(store_dir, create=True)  # the bundled model becomes version 1 of a store
+    config, _ = _setup(tmp_path, tg, n=1, model=store_dir)
+    log = tmp_path / "daemon.log"
+    process = daemon.start(config, tg.token, log)
+    try:
+        assert tg.wait_for(lambda fake: len(fake.messages()) >= 1, timeout=60), log.read_text()
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "event=model_reloaded" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "event=model_reloaded" in log.read_text(), log.read_text()
+        (store_dir / "current").write_text("no-such-version\n")  # a broken store: the model in use stays
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while "event=model_reload_failed" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "event=model_reload_failed" in log.read_text(), log.read_text()
+        assert process.poll() is None  # still running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+
+
 def test_sigterm_with_a_backlog_stops_promptly(tmp_path: Path, tg: FakeTelegram) -> None:
     config, _ = _setup(tmp_path, tg, n=30, pacing={"per_chat_per_minute": 20, "per_chat_per_second": 1,
                                                     "overall_per_second": 30})

@@ -57,6 +57,10 @@ from forwarder.classify.model import TopicModel, load_model, row_hash
 from forwarder.classify.store import ModelStore, Version, open_store
 from forwarder.errors import ModelError
 
+RELOAD_HINT = ("the running daemon uses it after `systemctl reload forwarder` (or `kill -HUP <pid>`; "
+               "a restart does it too)")
+
+
 store_option = click.option(
     "--store", default="models/default", show_default=True, type=click.Path(file_okay=False),
     help="Model store directory (the config's `model:`).",
@@ -286,8 +290,7 @@ def promote_cmd(version, force, by, store, config_path):
             "not promoted:\n" + "\n".join(f"  - {r}" for r in reasons) + "\n(--force promotes anyway)"
         )
     model_store.set_current(chosen.id, "promote (forced)" if force else "promote", by=by)
-    console.print(f"{chosen.id} is now the current model (was {current_id or 'none'}); "
-                  "restart the daemon or send it SIGHUP to use it")
+    console.print(f"{chosen.id} is now the current model (was {current_id or 'none'}); " + RELOAD_HINT)
     if reasons:
         console.print("[red bold]promoted with --force although:[/red bold]")
         for reason in reasons:
@@ -321,7 +324,7 @@ def rollback_cmd(version, by, store):
     _load(chosen.path)
     before = model_store.current_id
     model_store.set_current(chosen.id, "rollback", by=by)
-    console.print(f"{chosen.id} is now the current model (was {before or 'none'})")
+    console.print(f"{chosen.id} is now the current model (was {before or 'none'}); " + RELOAD_HINT)
 
 
 @model_group.command("list")

@@ -18,6 +18,8 @@ from forwarder.classify.data import (
 )
 
 console = Console(highlight=False, soft_wrap=True)
+if not console.is_terminal:  # a pipe or a file: do not squeeze the tables to 80 columns
+    console = Console(highlight=False, soft_wrap=True, width=200)
 
 DEFAULT_CONFIG = Path("config/groups.yaml")
 """The config the admin commands read when ``--config`` is not given and this file exists."""
