@@ -1,4 +1,5 @@
-"""Checks of a config against the things it refers to: the model and the official place list.
+"""Checks of a config against the things it refers to (the model and the official place list),
+and warnings about a config that works but probably not as meant.
 
 Kept apart from :mod:`forwarder.config` because they load the model and the Kemendagri list,
 which plain config parsing should not need.
@@ -13,6 +14,8 @@ from forwarder.errors import ModelError, Problem
 def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Problem], list[str]]:
     """Problems (the config cannot work) and warnings (it works, but probably not as meant).
 
+    * the fallback group lists ``topics`` (warning: routing ignores them, it takes what no other
+      group takes);
     * every topic the model can emit reaches a group, or the fallback catches it (warning);
     * a topic named in the config that the model never emits (warning: that group stays quiet);
     * every kecamatan named in a group is one of the kabupaten's (problem, with a suggestion);
@@ -44,6 +47,11 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
                     problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
                                             f"{name!r} is not a kecamatan of {settings.kabupaten}",
                                             f"did you mean {official!r}?"))
+    for i, group in enumerate(settings.groups):
+        if group.fallback and group.topics:
+            warnings.append(f"groups[{i}].topics: the fallback group takes every complaint no other group "
+                            f"takes; its topics are ignored ({', '.join(group.topics)}: give them a group of "
+                            "their own, or remove them)")
     seen: dict[tuple[str, str], str] = {}
     for group in settings.groups:
         key = (group.sink, group.chat_id)
@@ -60,9 +68,15 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
             problems.append(Problem("model", str(exc)))
         else:
             routed = {t for g in settings.groups if not g.fallback for t in g.topics}
+            fallback = settings.fallback
             for topic in sorted(model.labels - routed):
-                warnings.append(f"topic {topic!r} of the model has no group: it goes to the fallback "
-                                f"group {settings.fallback.name!r}")
+                if topic in fallback.topics:  # listed there, but that is not what sends it there
+                    warnings.append(f"topic {topic!r} of the model has no group other than the fallback "
+                                    f"group {fallback.name!r}, which lists it but ignores its topics: "
+                                    "it goes there as unrouted (triage), like any topic without a group")
+                else:
+                    warnings.append(f"topic {topic!r} of the model has no group: it goes to the fallback "
+                                    f"group {fallback.name!r}")
             for topic in sorted(routed - model.labels):
                 where = [g.name for g in settings.groups if topic in g.topics]
                 warnings.append(f"topic {topic!r} (groups {', '.join(where)}) is never emitted by the "

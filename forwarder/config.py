@@ -6,6 +6,11 @@ cross-checks them (a group's sink exists, there is a fallback group). It collect
 before raising one :class:`~forwarder.errors.ConfigError`, each problem with its YAML path
 (``sinks.tg.token``, ``groups[2].chat_id``), the way ``vector validate`` reports.
 
+Reading the file itself is checked too: it must be UTF-8 (a file saved as Windows-1252 is reported
+with the line and column of each byte that is not), a key may appear only once in a mapping (YAML
+would silently keep the last one: a second ``groups:`` drops the first list), and YAML 1.1 readings
+that change a value (unquoted ``no``, ``off``, ``22:00``, ``0123``) are reported with their path.
+
 Relative paths in the config (``database``, ``model``, a Gammu ``database``) are relative to the
 working directory the daemon is started in.
 """
@@ -460,9 +465,15 @@ _YAML_INT_TAG = "tag:yaml.org,2002:int"
 _YAML_FLOAT_TAG = "tag:yaml.org,2002:float"
 
 
-def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
-    """Parse YAML and catch the YAML 1.1 readings that silently change a value.
+_YAML_MERGE_TAG = "tag:yaml.org,2002:merge"
 
+
+def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML and catch what silently changes a value: duplicate keys and YAML 1.1 readings.
+
+    A key written twice in one mapping is a problem at its path (with both line numbers): YAML
+    keeps only the last value, so a second ``groups:`` would drop every group of the first.
+    Keys brought in by a ``<<:`` merge may be overridden; that is what merging is for.
     PyYAML follows YAML 1.1: unquoted ``no``/``off``/``yes``/``on`` are booleans, ``22:00`` is
     the number 1320 (base 60), ``0123`` is octal 83. Those are reported as problems with their
     path, except yes/no on keys that are meant to be booleans. Raises yaml.YAMLError.
@@ -476,11 +487,33 @@ def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
 
         def build(node: yaml.Node, path: str, key: str | None) -> Any:
             if isinstance(node, yaml.MappingNode):
+                # the keys written here, before flatten_mapping adds those of a <<: merge
+                written = {id(k) for k, _ in node.value if k.tag != _YAML_MERGE_TAG}
                 loader.flatten_mapping(node)
                 out: dict[Any, Any] = {}
+                first_line: dict[Any, int] = {}
                 for key_node, value_node in node.value:
                     k = loader.construct_object(key_node, deep=True)
-                    out[k] = build(value_node, _path_text((k,), path), str(k))
+                    try:
+                        hash(k)
+                    except TypeError:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping", node.start_mark,
+                            "found a key that is a list or mapping", key_node.start_mark) from None
+                    key_path = _path_text((k,), path)
+                    if id(key_node) in written:
+                        line = key_node.start_mark.line + 1
+                        if k in first_line:
+                            lines = (f"on line {line}" if first_line[k] == line
+                                     else f"on line {first_line[k]} and line {line}")
+                            problems.append(Problem(
+                                key_path,
+                                f"key {k!r} appears twice in the same mapping ({lines}); YAML would "
+                                "silently keep only the last one",
+                                "merge the two into one key, or delete the one you do not mean"))
+                        else:
+                            first_line[k] = line
+                    out[k] = build(value_node, key_path, str(k))
                 return out
             if isinstance(node, yaml.SequenceNode):
                 return [build(child, f"{path}[{i}]", None) for i, child in enumerate(node.value)]
@@ -531,13 +564,17 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Setti
     """Read and check the YAML file at ``path``.
 
     Raises ConfigError (with every problem and its YAML path) when the file is missing, is not
-    valid YAML, or does not pass the checks.
+    UTF-8, is not valid YAML, or does not pass the checks.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError([Problem("", f"cannot read the config: {exc.strerror}")], str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(_not_utf8(raw), str(path)) from None
     try:
         data, yaml_problems = _read_yaml(text)
     except yaml.YAMLError as exc:
@@ -557,3 +594,46 @@ def _merge(first: list[Problem], second: list[Problem]) -> list[Problem]:
     """Problems of both lists; a YAML-reading problem explains a later one on the same path."""
     explained = {p.path for p in first}
     return first + [p for p in second if p.path not in explained]
+
+
+#: At most this many lines with bytes that are not UTF-8 are listed (a whole file in another
+#: encoding would otherwise bury the hint).
+_MAX_ENCODING_PROBLEMS = 5
+_SAVE_AS_UTF8 = ("save the file as UTF-8 (in Notepad: File > Save As, Encoding: UTF-8; "
+                 "in Notepad++: Encoding > Convert to UTF-8)")
+
+
+def _not_utf8(raw: bytes) -> list[Problem]:
+    """One problem per line holding bytes that are not UTF-8, with the line and column (counted
+    in characters, from 1) and what the byte would be in Windows-1252, the usual culprit."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [Problem("line 1, column 1", "the file is saved as UTF-16 (Notepad's 'Unicode'), not UTF-8",
+                        _SAVE_AS_UTF8)]
+    problems: list[Problem] = []
+    lines_seen: set[int] = set()
+    start = 0
+    while True:
+        try:
+            raw[start:].decode("utf-8")
+            break
+        except UnicodeDecodeError as exc:
+            offset, start = start + exc.start, start + exc.end
+        line_start = raw.rfind(b"\n", 0, offset) + 1
+        line = raw.count(b"\n", 0, offset) + 1
+        if line in lines_seen:
+            continue
+        lines_seen.add(line)
+        column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+        byte = raw[offset:offset + 1]
+        try:
+            meant = f" (in Windows-1252 that is {byte.decode('cp1252')!r})"
+        except UnicodeDecodeError:
+            meant = ""
+        problems.append(Problem(f"line {line}, column {column}",
+                                f"the file is not UTF-8: byte 0x{byte[0]:02x} cannot be read{meant}",
+                                _SAVE_AS_UTF8))
+    if len(problems) > _MAX_ENCODING_PROBLEMS:
+        more = len(problems) - _MAX_ENCODING_PROBLEMS
+        problems = problems[:_MAX_ENCODING_PROBLEMS] + [
+            Problem("", f"... and {more} more line(s) with bytes that are not UTF-8", _SAVE_AS_UTF8)]
+    return problems

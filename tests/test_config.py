@@ -143,3 +143,133 @@ def test_yes_on_a_boolean_key_is_fine(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(TELEGRAM_BASE + "  - {name: a, sink: tg, chat_id: '-1001', topics: [jalan]}\n")
     assert load_config(cfg, env={}).fallback.name == "triase"
+
+
+SMS_BASE = """version: 1
+sources:
+  sms:
+    type: gammu_smsd
+    database: var/smsd.db
+    poll_interval_secs: 2
+sinks:
+  out: {type: console}
+groups:
+  - {name: sosial, sink: out, chat_id: -1, topics: [sosial], dinas: "Dinas Sosial – Bantuan"}
+  - {name: triase, sink: out, chat_id: -2, fallback: true}
+"""
+
+
+def test_sms_base_loads(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMS_BASE, encoding="utf-8")
+    assert load_config(cfg, env={}).group("sosial").dinas == "Dinas Sosial – Bantuan"
+    cfg.write_bytes(SMS_BASE.encode("utf-8-sig"))  # a byte-order mark (Notepad) is fine
+    assert load_config(cfg, env={}).fallback.name == "triase"
+
+
+@pytest.mark.parametrize(
+    "encoding, path, words",
+    [
+        # the en dash of "Dinas Sosial – Bantuan" is byte 0x96 in Windows-1252
+        ("cp1252", "line 10, column 83", ["not UTF-8", "0x96", "'–'"]),
+        ("utf-16", "line 1, column 1", ["UTF-16", "not UTF-8"]),
+    ],
+)
+def test_a_file_not_in_utf8_is_a_problem_with_line_and_column(
+    tmp_path: Path, encoding: str, path: str, words: list[str]
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(SMS_BASE.encode(encoding))
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    [problem] = info.value.problems
+    assert problem.path == path
+    for word in words:
+        assert word in problem.message, problem
+    assert "save the file as UTF-8" in problem.hint
+
+
+def test_not_utf8_lists_each_line_once_and_check_config_shows_no_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from forwarder.cli import main
+
+    text = SMS_BASE + "".join(f"  # catatan {i}: “rapat” – ‘Senin’\n" for i in range(8))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(text.encode("cp1252"))
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    assert paths(info.value) == ["line 10, column 83"] + [f"line {n}, column 16" for n in (12, 13, 14, 15)] + [""]
+    assert "4 more line(s)" in info.value.problems[-1].message
+    result = CliRunner().invoke(main, ["check-config", "--no-model", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "line 10, column 83: the file is not UTF-8" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, UnicodeDecodeError)
+
+
+@pytest.mark.parametrize(
+    "old, new, path, lines",
+    [
+        # a second top-level groups: would silently drop every group of the first
+        ("", "groups:\n  - {name: t2, sink: out, chat_id: -3, fallback: true}\n", "groups", "line 9 and line 12"),
+        ("    poll_interval_secs: 2\n", "    poll_interval_secs: -3\n    poll_interval_secs: 5\n",
+         "sources.sms.poll_interval_secs", "line 6 and line 7"),
+        ("chat_id: -2,", "chat_id: -2, chat_id: -4,", "groups[1].chat_id", "on line 11"),
+        ("  out: {type: console}\n", "  out: {type: console}\n  out: {type: console}\n", "sinks.out",
+         "line 8 and line 9"),
+        ("version: 1\n", "version: 1\nversion: 1\n", "version", "line 1 and line 2"),
+    ],
+)
+def test_a_duplicate_key_is_a_problem_with_its_path_and_lines(
+    tmp_path: Path, old: str, new: str, path: str, lines: str
+) -> None:
+    text = SMS_BASE.replace(old, new) if old else SMS_BASE + new
+    assert text != SMS_BASE
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    [problem] = [p for p in info.value.problems if "twice" in p.message]
+    assert problem.path == path
+    assert lines in problem.message and "only the last" in problem.message, problem
+
+
+def test_duplicate_keys_are_reported_with_the_other_problems(tmp_path: Path) -> None:
+    text = SMS_BASE.replace("poll_interval_secs: 2", "poll_interval_secs: -3\n    poll_interval_secs: 5")
+    text += ("groups:\n  - {name: t, sink: nowhere, chat_id: -3, fallback: true}\n"
+             "  - {name: x, sink: out, chat_id: -4, topics: [off]}\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    got = paths(info.value)
+    for expected in ["sources.sms.poll_interval_secs", "groups", "groups[1].topics[0]", "groups[0].sink"]:
+        assert expected in got, (expected, got)
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMS_BASE.replace("  - {name: triase, sink: out, chat_id: -2, fallback: true}\n",
+                                    "  - <<: {sink: out, chat_id: -2}\n    name: triase\n    chat_id: -5\n"
+                                    "    fallback: true\n"), encoding="utf-8")
+    assert load_config(cfg, env={}).fallback.chat_id == "-5"
+
+
+def test_topics_of_the_fallback_group_are_ignored_with_a_clear_warning(repo: Path) -> None:
+    from forwarder.checks import cross_check
+
+    cfg = {**GOOD, "groups": [GOOD["groups"][0], {**GOOD["groups"][1], "topics": ["jalan"]}]}
+    problems, warnings = cross_check(parse_config(cfg, env={}), load_model=False)
+    assert problems == []
+    assert [w for w in warnings if w.startswith("groups[1].topics")] == [
+        ("groups[1].topics: the fallback group takes every complaint no other group takes; its topics are "
+         "ignored (jalan: give them a group of their own, or remove them)")
+    ]
+    assert not any("topics are ignored" in w for w in cross_check(parse_config(GOOD, env={}), load_model=False)[1])
+
+    # with the model: 'jalan' is not said to have "no group" and then to go to a group that lists it
+    problems, warnings = cross_check(parse_config({**cfg, "model": str(repo / "models" / "default")}, env={}))
+    assert problems == []
+    [jalan] = [w for w in warnings if w.startswith("topic 'jalan'")]
+    assert "lists it but ignores its topics" in jalan and "as unrouted (triage)" in jalan
+    assert "topic 'hama' of the model has no group: it goes to the fallback group 'triase'" in warnings
