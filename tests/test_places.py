@@ -104,6 +104,8 @@ FOUND = [
     # prefix forms
     ("Pupuk langka di Kec. Sumberrejo", "Sumberrejo", None),
     ("pupuk urea langka di kecamatan kapas pak", "Kapas", None),
+    ("Jalan rusak di Kapas, mohon diperbaiki", "Kapas", None),   # capitalised after "di"
+    ("lampu mati di Gayam dekat balai desa", "Gayam", None),
     ("jalan rusak di ds. ngumpak dalem", "Dander", "Ngumpakdalem"),
     ("Desa Ngumpakdalem Kecamatan Dander jalannya rusak", "Dander", "Ngumpakdalem"),
     ("kel. ledok kulon banjir lagi", "Bojonegoro", "Ledok Kulon"),

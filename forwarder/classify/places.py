@@ -16,7 +16,9 @@ dalem``, ``DESA KALIREJO KEC. DANDER``) and weighs its evidence:
   locative (``di``, ``ke``, ``warga``, ``nang``, ``ing``…; a capitalised word at the start of a
   sentence does not count), or a *kecamatan* name right after a word that says where a thing is
   (``pasar``, ``perempatan``, ``pertigaan``, ``alun-alun``, ``dekat``, ``depan``, ``arah``, and
-  Javanese ``cedhak``, ``ngarep``, ``prapatan``…: ``place_words.PLACE_CUES``); never a name right
+  Javanese ``cedhak``, ``ngarep``, ``prapatan``…: ``place_words.PLACE_CUES``); a kecamatan whose
+  name is an everyday word counts alone only capitalised right after a locative (``jalan rusak
+  di Kapas``, not ``tanaman kapas``); never a name right
   after ``jl.``/``jalan``/``RSUD``/``stasiun``… or before ``Jaya``/``Indah``/``Permai``… (a street,
   building or estate named after a place; ``jalan raya Dander`` included: in Surabaya a kecamatan
   name after ``raya`` agrees with the label in 26 of 36 complaints, 72 %), never an everyday word
@@ -28,10 +30,11 @@ dalem``, ``DESA KALIREJO KEC. DANDER``) and weighs its evidence:
 
 A complaint naming no place gives ``None``; routing then sends it to the topic's groups without a
 kecamatan filter (see forwarder.routing). The rules favour precision: on the 12,050 distinct
-Surabaya complaints of ``shared/data`` (Kota Surabaya's list), ``find`` names a place in 1,897
+Surabaya complaints of ``shared/data`` (Kota Surabaya's list), ``find`` names a place in 1,901
 and agrees with the labelled kecamatan in 92.8 % of them (97 % for a prefix or a desa with its
 kecamatan; bare names in a city are often streets). The kecamatan-after-a-cue rule adds 16 of
-those 1,897, 13 agreeing (without it: 1,881 at 92.9 %); after a cue a desa/kelurahan name does not
+those 1,901, 13 agreeing (without it: 1,885 at 92.9 %); the capitalised everyday-word
+kecamatan after a locative adds 4; after a cue a desa/kelurahan name does not
 count alone, as in a city it is mostly a street or a market of the next kelurahan. About 0.2 ms
 for a 300-character text.
 """
@@ -329,6 +332,13 @@ class Gazetteer:
                     or all(w in COMMON_WORDS for w in words))
         cue = before in PLACE_CUES and any(e.level == "kec" for e in entries)
         strength = 0.5
+        kec = [e for e in entries if e.level == "kec"]
+        if (ordinary and kec and size == 1 and before in LOCATIVES and compact not in FUNCTION_WORDS
+                and compact not in _region_words() and text[start].isupper() and not all_caps
+                and after not in ESTATE_WORDS):
+            # "jalan rusak di Kapas": a kecamatan written with a capital right after "di" is the
+            # place even when its name is an everyday word (kapas cotton, sekar, gayam)
+            return _Candidate("any", kec, start, end, 1.0, False, i, i)
         if ordinary or (before in STREET_WORDS and not cue) or after in ESTATE_WORDS:
             pass  # "jl. Kenjeran", "RSUD Dr Soetomo": a street or a building, not where it is
         elif multiword:
