@@ -20,7 +20,7 @@ def open_config_and_store(config_path: str) -> tuple[Any, Store]:
     from forwarder.config import load_config
 
     try:
-        settings = load_config(config_path)
+        settings = load_config(config_path, secrets_optional=True)  # reads the database, sends nothing
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

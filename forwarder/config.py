@@ -273,12 +273,20 @@ def _problems_from(error: ValidationError, prefix: str = "") -> list[Problem]:
     return problems
 
 
-def _substitute_env(node: Any, path: str, env: dict[str, str], problems: list[Problem]) -> Any:
+#: what a missing ``${VAR}`` becomes when secrets are optional (admin commands that only read the
+#: database): shaped to pass the adapters' checks (a bot token is ``<digits>:<letters>``), never sent
+UNSET_SECRET = "0:unset-{name}"
+
+
+def _substitute_env(node: Any, path: str, env: dict[str, str], problems: list[Problem],
+                    secrets_optional: bool = False) -> Any:
     """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string of the YAML tree."""
     if isinstance(node, dict):
-        return {k: _substitute_env(v, _path_text((k,), path), env, problems) for k, v in node.items()}
+        return {k: _substitute_env(v, _path_text((k,), path), env, problems, secrets_optional)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute_env(v, f"{path}[{i}]", env, problems) for i, v in enumerate(node)]
+        return [_substitute_env(v, f"{path}[{i}]", env, problems, secrets_optional)
+                for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
 
         def replace(match: re.Match[str]) -> str:
@@ -287,6 +295,8 @@ def _substitute_env(node: Any, path: str, env: dict[str, str], problems: list[Pr
                 return env[name]
             if default is not None:
                 return default
+            if secrets_optional:
+                return UNSET_SECRET.format(name=name)
             problems.append(
                 Problem(path, f"environment variable {name} is not set",
                         f"export {name}=... before starting, or put it in the service's environment")
@@ -298,14 +308,20 @@ def _substitute_env(node: Any, path: str, env: dict[str, str], problems: list[Pr
 
 
 def parse_config(
-    data: Any, *, env: dict[str, str] | None = None, source: str = "", path: Path | None = None
+    data: Any, *, env: dict[str, str] | None = None, source: str = "", path: Path | None = None,
+    secrets_optional: bool = False,
 ) -> Settings:
-    """Check an already-parsed YAML tree; raises ConfigError listing every problem."""
+    """Check an already-parsed YAML tree; raises ConfigError listing every problem.
+
+    ``secrets_optional``: a ``${VAR}`` missing from ``env`` is no problem (it becomes
+    :data:`UNSET_SECRET`): for commands that read the database and send nothing."""
     env = dict(os.environ) if env is None else env
     problems: list[Problem] = []
     if not isinstance(data, dict):
         raise ConfigError([Problem("", "the config must be a mapping of keys (version, sources, sinks, groups)")], source)
-    data = _substitute_env(data, "", env, problems)
+    data = _substitute_env(data, "", env, problems, secrets_optional)
+    n_unset = len(problems)  # a missing variable explains the problem of its key's empty value
+    unset = {p.path for p in problems}
     try:
         top = TopLevel.model_validate(data)
     except ValidationError as exc:
@@ -338,6 +354,7 @@ def parse_config(
         problems.extend(_check_heads(data, heads, groups))
 
     if problems or top is None:
+        problems = problems[:n_unset] + [p for p in problems[n_unset:] if p.path not in unset]
         raise ConfigError(problems, source)
     return Settings(
         database=top.database,
@@ -560,11 +577,13 @@ def _check_chat_id(sink_type: str | None, chat_id: str, where: str) -> list[Prob
     return []
 
 
-def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Settings:
+def load_config(path: str | Path, *, env: dict[str, str] | None = None,
+                secrets_optional: bool = False) -> Settings:
     """Read and check the YAML file at ``path``.
 
     Raises ConfigError (with every problem and its YAML path) when the file is missing, is not
-    UTF-8, is not valid YAML, or does not pass the checks.
+    UTF-8, is not valid YAML, or does not pass the checks. ``secrets_optional``: see
+    :func:`parse_config` (``status``, ``outbox``, ``report`` run without the daemon's secrets).
     """
     path = Path(path)
     try:
@@ -582,7 +601,8 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Setti
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError([Problem(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")], str(path))
     try:
-        settings = parse_config(data, env=env, source=str(path), path=path)
+        settings = parse_config(data, env=env, source=str(path), path=path,
+                                secrets_optional=secrets_optional)
     except ConfigError as exc:
         raise ConfigError(_merge(yaml_problems, exc.problems), str(path)) from None
     if yaml_problems:

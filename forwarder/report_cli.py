@@ -31,11 +31,11 @@ _COLUMNS = (
 )
 
 
-def _settings(config_path: str):
+def _settings(config_path: str, secrets_optional: bool = True):
     from forwarder.config import load_config
 
     try:
-        return load_config(config_path)
+        return load_config(config_path, secrets_optional=secrets_optional)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -249,7 +249,7 @@ def notices(config_path: str, once: bool, dry_run: bool, as_of: str | None) -> N
     sent."""
     from forwarder.reminders import due_notices
 
-    settings = _settings(config_path)
+    settings = _settings(config_path, secrets_optional=dry_run)  # sending needs the bot token
     now = _as_of(as_of, _calendar(settings))
     store = _store(settings)
     if dry_run:

@@ -104,6 +104,9 @@ def test_status_and_outbox_commands(tmp_path: Path, tg: FakeTelegram) -> None:
         tg.unkick(chat)
     retried = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(config)], env=env)
     assert retried.exit_code == 0 and "2 delivery(ies) queued again" in retried.output
+    # reading commands work without the daemon's secrets in the admin's shell
+    bare = runner.invoke(main, ["status", "--config", str(config)], env={"TG_TOKEN": ""})
+    assert bare.exit_code == 0 and "sms" in bare.output, bare.output
     nothing = runner.invoke(main, ["outbox", "retry", "--all-dead", "--config", str(config)], env=env)
     assert nothing.exit_code == 0 and "0 delivery(ies) queued again" in nothing.output
     unknown = runner.invoke(main, ["outbox", "retry", "99999", "--config", str(config)], env=env)

@@ -81,6 +81,17 @@ def test_env_substitution() -> None:
     assert paths(info.value) == ["database"]
 
 
+def test_a_missing_secret_is_one_problem_and_optional_for_readers() -> None:
+    cfg = {**GOOD, "sinks": {"tg": {"type": "telegram", "token": "${TELEGRAM_BOT_TOKEN}"}},
+           "groups": [dict(g, sink="tg") for g in GOOD["groups"]]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(cfg, env={})
+    assert [p.path for p in info.value.problems] == ["sinks.tg.token"]  # not also "too short"
+    assert "TELEGRAM_BOT_TOKEN is not set" in str(info.value)
+    # status, outbox, report read the database and send nothing: they run without it
+    assert parse_config(cfg, env={}, secrets_optional=True).sinks["tg"].token == "0:unset-TELEGRAM_BOT_TOKEN"
+
+
 def test_two_fallbacks_and_topicless_group() -> None:
     cfg = dict(GOOD)
     cfg["groups"] = GOOD["groups"] + [

@@ -43,7 +43,7 @@ def load_settings(config_path: str | None, command: str) -> tuple[Any, str | Non
     if path is None:
         return None, None
     try:
-        return load_config(path), path
+        return load_config(path, secrets_optional=True), path  # reads the groups, sends nothing
     except ConfigError as exc:
         raise click.ClickException(
             f"{exc}\n`{command}` reads the config's groups (and model, threshold, kabupaten); "
