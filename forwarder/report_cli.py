@@ -254,8 +254,10 @@ def notices(config_path: str, once: bool, dry_run: bool, as_of: str | None) -> N
     store = _store(settings)
     if dry_run:
         due = due_notices(store, settings, now)
+        names = _chat_names(settings)
         for n in due:
-            click.echo(f"── {n.sink} {n.chat_id} ({', '.join(k for k, _ in n.keys[:1])})\n{n.text}\n")
+            who = names.get((n.sink, str(n.chat_id)), f"{n.sink} {n.chat_id}")
+            click.echo(f"── {who} ({', '.join(k for k, _ in n.keys[:1])})\n{n.text}\n")
         click.echo(f"{len(due)} notice(s) due")
         store.close()
         return
@@ -265,6 +267,14 @@ def notices(config_path: str, once: bool, dry_run: bool, as_of: str | None) -> N
     for notice, reason in [*result.failed, *result.deferred]:
         click.echo(f"  {notice.sink} {notice.chat_id}: {reason}", err=True)
     sys.exit(1 if result.failed or result.deferred else 0)
+
+
+def _chat_names(settings) -> dict[tuple[str, str], str]:
+    """(sink, chat id) -> what the config calls that chat: an officer group, a heads' group, a head."""
+    names = {(g.sink, str(g.chat_id)): f"grup {g.name}" for g in settings.groups}
+    names.update({(g.sink, str(g.chat_id)): f"grup pimpinan {g.name}" for g in settings.heads.groups})
+    names.update({(h.sink, str(h.chat_id)): f"{h.name} (pribadi)" for h in settings.heads.people})
+    return names
 
 
 async def _send_notices(settings, store, now):

@@ -144,6 +144,7 @@ def test_notices_cli_dry_run(tmp_path: Path) -> None:
                                        "--as-of", "2026-08-26T12:00"])
     assert result.exit_code == 0, result.output
     assert "6 notice(s) due" in result.output and "Ringkasan harian" in result.output
+    assert "── grup " in result.output  # headed by the chat's name in the config, not its id
     # the console sink prints them and they are marked sent
     sent = CliRunner().invoke(main, ["notices", "--config", str(config), "--once",
                                      "--as-of", "2026-08-26T12:00"])
