@@ -246,7 +246,9 @@ async def send_sms(settings: Settings, row: followups.Followup, sources: Mapping
         source = (sources or {}).get(row.via)
         if source is None:
             raise PermanentError(f"source {row.via!r} is not running", hint="check the config")
-        return await source.send_sms(row.target, row.text or "", creator_id(row.id))
+        from forwarder.sources.android_sms import smsgate_message_id
+
+        return await source.send_sms(row.target, row.text or "", smsgate_message_id(row.id, row.target, row.text or ""))
     path, phone_id = _smsd(settings, row.via)
     outbox_id = await asyncio.to_thread(queue_sms, path, row.target, row.text or "", creator_id(row.id),
                                         phone_id=phone_id)
@@ -258,7 +260,10 @@ async def find_sms(settings: Settings, row: followups.Followup, sources: Mapping
     its message id when the phone has it), else None."""
     if getattr(settings.sources.get(row.via), "type", None) == "android_sms_gateway":
         source = (sources or {}).get(row.via)
-        return await source.find_sms(creator_id(row.id)) if source is not None else None
+        from forwarder.sources.android_sms import smsgate_message_id
+
+        return (await source.find_sms(smsgate_message_id(row.id, row.target, row.text or ""))
+                if source is not None else None)
     path, _ = _smsd(settings, row.via)
 
     def look() -> str | None:

@@ -4,12 +4,15 @@ to citizens out through the fake SMSGate API; the daemon listens, ``run --once``
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 from fakes.smsgate import PASSWORD, USER, FakeSMSGate, envelope, webhook
 from fakes.telegram_api import FakeTelegram
@@ -203,3 +206,94 @@ def test_without_api_the_citizen_is_not_answered_and_check_config_says_so(tmp_pa
     assert not problems
     assert any("api_url" in w for w in warnings), warnings
     assert json.loads(json.dumps(data))  # the config above is plain data
+
+
+async def test_a_reply_answered_too_late_is_sent_once(tmp_path: Path, tg: FakeTelegram, gate: FakeSMSGate) -> None:
+    kit = android_kit(tmp_path, tg, gate)
+    kit.data["sources"]["hp"]["api_timeout_secs"] = 0.5
+    kit.settings = parse_config(kit.data, env={})
+    receiver = Source("hp", Config.model_validate(kit.data["sources"]["hp"]), Context(clock=kit.clock))
+    await receiver.listen()
+    try:
+        url = f"http://127.0.0.1:{receiver.port}/webhooks/sms"
+        sent = envelope("ev-30", "Pupuk subsidi langka", "081234567001", kit.clock().astimezone(WIB))
+        assert (await webhook(url, KEY, sent, timestamp=kit.clock().timestamp())).status_code == 200
+    finally:
+        await receiver.close()
+    gate.delay_next = 2.0  # the phone takes the SMS but answers after the client gave up
+    await kit.pipeline().run_once(max_wait_secs=3)
+    assert len(gate.texts_to(REPORTER)) == 1
+    kit.clock.advance(minutes=5)
+    await kit.once()  # the retry sends the same id: 409, so it counts as sent, not sent again
+    assert len(gate.texts_to(REPORTER)) == 1
+    conn = sqlite3.connect(tmp_path / "forwarder.db")
+    assert conn.execute("select state from followups where kind = 'ack'").fetchone()[0] == "sent"
+    conn.close()
+
+
+async def test_odd_webhooks_are_refused_or_kept_and_never_block_the_rest(tmp_path: Path) -> None:
+    clock = Clock()
+    config = Config.model_validate(source_config(tmp_path))
+    source = Source("hp", config, Context(clock=clock))
+    await source.listen()
+    url = f"http://127.0.0.1:{source.port}/webhooks/sms"
+    now = clock().timestamp()
+    wib = clock().astimezone(WIB)
+    try:
+        # anyone can send a header that is not ASCII, or a timestamp that is not a number
+        odd = envelope("x2", "a", "0812", wib)
+        raw = json.dumps(odd).encode()
+        async with httpx.AsyncClient() as client:
+            latin = await client.post(url, content=raw, headers={"X-Signature": ("ä" * 64).encode("latin-1"),
+                                                                 "X-Timestamp": str(int(now))})
+            sig = hmac.new(KEY.encode(), raw + b"nan", hashlib.sha256).hexdigest()
+            bad_time = await client.post(url, content=raw, headers={"X-Signature": sig, "X-Timestamp": "nan"})
+        assert latin.status_code == 401 and bad_time.status_code == 401
+        # a body in UTF-16 is refused on receipt, not stored as mojibake
+        assert (await webhook(url, KEY, json.dumps(odd).encode("utf-16"), timestamp=now)).status_code == 400
+        # a receivedAt that overflows, a number as the message: stored, and the next one flows
+        year_one = envelope("x3", "jalan rusak", "081234567001", wib)
+        year_one["payload"]["receivedAt"] = "0001-01-01T00:00:00.000+07:00"
+        assert (await webhook(url, KEY, year_one, timestamp=now)).status_code == 200
+        number = envelope("x4", "x", "081234567001", wib)
+        number["payload"]["message"] = 12345
+        assert (await webhook(url, KEY, number, timestamp=now)).status_code == 200
+        # the spool deleted while the daemon runs is made again
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{config.spool}{suffix}").unlink(missing_ok=True)
+        later = envelope("x5", "lampu jalan mati", "081234567001", wib)
+        assert (await webhook(url, KEY, later, timestamp=now)).json() == {"stored": True}
+    finally:
+        await source.close()
+    polled = await source.poll(None)
+    assert [c.text for c in polled.complaints] == ["lampu jalan mati"]
+    # a damaged spool row is left in the spool for an admin, and does not hold up the others
+    conn = sqlite3.connect(config.spool)
+    with conn:
+        conn.execute("insert into webhook_inbox(source, event_key, body, spooled_at) values "
+                     "('hp', 'd:1', '{not json', '2026-11-30T02:00:00+00:00')")
+    await source.commit(polled)
+    again = await source.poll(None)
+    assert again.complaints == [] and again.token == []
+    await source.commit(again)
+    assert conn.execute("select processed from webhook_inbox where event_key = 'd:1'").fetchone()[0] == 0
+    conn.close()
+
+
+async def test_year_one_and_numeric_messages_are_read(tmp_path: Path) -> None:
+    clock = Clock()
+    source = Source("hp", Config.model_validate(source_config(tmp_path)), Context(clock=clock))
+    await source.listen()
+    url = f"http://127.0.0.1:{source.port}/webhooks/sms"
+    try:
+        year_one = envelope("y1", "jalan rusak", "081234567001", clock().astimezone(WIB))
+        year_one["payload"]["receivedAt"] = "0001-01-01T00:00:00.000+07:00"
+        assert (await webhook(url, KEY, year_one, timestamp=clock().timestamp())).status_code == 200
+        number = envelope("y2", "x", "081234567001", clock().astimezone(WIB))
+        number["payload"]["message"] = 12345
+        assert (await webhook(url, KEY, number, timestamp=clock().timestamp())).status_code == 200
+    finally:
+        await source.close()
+    polled = await source.poll(None)
+    assert [c.text for c in polled.complaints] == ["jalan rusak", "12345"]
+    assert polled.complaints[0].received_at.year == clock().year  # the spool time, not year 1

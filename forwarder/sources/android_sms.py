@@ -36,6 +36,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
@@ -90,6 +91,7 @@ class Config(BaseModel):
     api_username: str | None = None
     api_password: SecretStr | None = None
     sim_number: int | None = Field(default=None, ge=1, le=3)
+    api_timeout_secs: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("signing_key")
     @classmethod
@@ -125,10 +127,10 @@ def _received_at(value: Any, fallback: datetime) -> datetime:
     """``receivedAt`` (ISO 8601 with the phone's offset) in UTC; ``fallback`` when unreadable
     or without an offset (a naive time of an unknown zone is not guessed)."""
     try:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-    except ValueError:
+        moment = datetime.fromisoformat(str(value).strip())  # 3.11 reads a trailing Z too
+        return moment.astimezone(UTC) if moment.tzinfo is not None else fallback
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+07:00" overflows in UTC
         return fallback
-    return moment.astimezone(UTC) if moment.tzinfo is not None else fallback
 
 
 class Source:
@@ -145,16 +147,21 @@ class Source:
         self._lock = asyncio.Lock()
         self._prepared = False
         self._want_listen = False
+        self._reported: set[int] = set()  # unreadable spool rows already logged
 
     # -- the spool ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         path = self.config.spool
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-        if not self._prepared:
-            conn.execute("pragma journal_mode=wal")
-            conn.executescript(_SPOOL_SCHEMA)
-            self._prepared = True
+        try:
+            if not self._prepared:
+                conn.execute("pragma journal_mode=wal")
+                self._prepared = True
+            conn.executescript(_SPOOL_SCHEMA)  # cheap; recreates a spool deleted while running
+        except sqlite3.Error:
+            conn.close()
+            raise
         return conn
 
     def _spool(self, event_key: str, body: str) -> bool:
@@ -168,9 +175,12 @@ class Source:
 
     def _read(self) -> list[tuple[int, str, str, str]]:
         with closing(self._connect()) as conn:
+            skip = sorted(self._reported)[:500]
+            marks = ",".join("?" * len(skip)) or "-1"
             return conn.execute(
                 "select id, event_key, body, spooled_at from webhook_inbox where source = ? and "
-                "processed = 0 order by id limit ?", (self.name, self.config.batch_size)).fetchall()
+                f"processed = 0 and id not in ({marks}) order by id limit ?",
+                (self.name, *skip, self.config.batch_size)).fetchall()
 
     def _mark(self, ids: list[int]) -> None:
         with closing(self._connect()) as conn:
@@ -229,7 +239,7 @@ class Source:
             log.warning("refused a webhook on source %s: %s", self.name, why)
             return web.json_response({"error": why}, status=401)
         try:
-            envelope = json.loads(body)
+            envelope = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
             if not isinstance(envelope, dict):
                 raise ValueError("not an object")
             event = str(envelope.get("event", ""))
@@ -244,7 +254,7 @@ class Source:
         key = f"{envelope.get('deviceId') or '-'}:{envelope['id']}"
         try:
             async with self._lock:
-                new = await asyncio.to_thread(self._spool, key, body.decode("utf-8", "replace"))
+                new = await asyncio.to_thread(self._spool, key, body.decode("utf-8"))
         except sqlite3.Error as exc:
             log.error("could not spool a webhook on source %s: %s", self.name, exc)
             return web.json_response({"error": "spool not writable, try again"}, status=503)
@@ -258,11 +268,13 @@ class Source:
             sent = float(stamp)
         except ValueError:
             return "X-Timestamp is not unix seconds"
+        if not math.isfinite(sent):
+            return "X-Timestamp is not unix seconds"
         skew = abs(self.context.clock().timestamp() - sent)
         if skew > self.config.max_clock_skew_secs:
             return f"X-Timestamp {skew:.0f} s away from this server's clock (check both clocks)"
         expected = signature(self.config.signing_key.get_secret_value(), body, stamp)
-        if not hmac.compare_digest(expected, given.strip().lower()):
+        if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("utf-8", "replace")):
             return "bad signature (is the signing key the same in the app and the config?)"
         return None
 
@@ -274,6 +286,8 @@ class Source:
         sender = classify_sender(raw_sender if isinstance(raw_sender, str) else None,
                                  self.config.default_region)
         text = payload.get("message")
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = str(text)
         meta: dict[str, Any] = {"sender_kind": sender.kind, "device_id": envelope.get("deviceId"),
                                 "event_id": envelope.get("id")}
         if payload.get("simNumber") is not None:
@@ -298,13 +312,18 @@ class Source:
             raise TemporaryError(f"SMSGate spool {self.config.spool} unreadable: {exc}") from exc
         if not rows and self._want_listen and self._runner is None:
             await self._bind()  # raises PermanentError while the address stays taken
-        complaints = []
+        complaints, handed = [], []
         for spool_id, key, body, spooled_at in rows:
             try:
                 complaints.append(self._complaint(key, body, spooled_at))
-            except (ValueError, TypeError) as exc:  # checked on receipt; a hand-edited spool row
-                log.error("spool row %s of source %s unreadable, kept: %s", spool_id, self.name, exc)
-        return Polled(complaints, cursor, [r[0] for r in rows])
+                handed.append(spool_id)
+            except Exception as exc:  # noqa: BLE001 (any damage to one row must not stop the others)
+                # left unprocessed (kept for an admin to read), never marked done: not lost
+                if spool_id not in self._reported:
+                    self._reported.add(spool_id)
+                    log.error("spool row %s of source %s unreadable, left in %s: %s", spool_id, self.name,
+                              self.config.spool, exc)
+        return Polled(complaints, cursor, handed)
 
     async def commit(self, polled: Polled) -> None:
         if polled.token:
@@ -329,49 +348,84 @@ class Source:
             raise PermanentError(f"source {self.name!r} cannot send SMS",
                                  hint="set api_url, api_username and api_password")
         cfg = self.config
-        async with HttpxAsyncHttpClient() as http:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=cfg.api_timeout_secs) as http:
             yield client.AsyncAPIClient(cfg.api_username, cfg.api_password.get_secret_value(),  # type: ignore[union-attr]
-                                        base_url=cfg.api_url or "", http_client=http)
+                                        base_url=cfg.api_url or "", http_client=HttpxAsyncHttpClient(http))
 
     async def send_sms(self, number: str, text: str, message_id: str) -> str:
         """Send ``text`` to E.164 ``number`` through the phone; returns SMSGate's message id
-        (``message_id``). Raises TemporaryError (unreachable, 5xx, 429), InvalidToken (401/403),
-        PermanentError (400 and the rest)."""
+        (``message_id``, which must be unique per message: :func:`smsgate_message_id`).
+
+        A timeout after the request left is reported as TemporaryError; the retry sends the same
+        id, which SMSGate answers with 409 when it already has the message (capcom6/android-sms-
+        gateway issue #422): that counts as sent, unless the phone reports it Failed. Raises
+        TemporaryError (unreachable, timeout, 5xx, 429), InvalidToken (401/403), PermanentError
+        (400, a message the phone could not send, the rest)."""
         from android_sms_gateway import domain
 
         message = domain.Message(phone_numbers=[number], text_message=domain.TextMessage(text=text),
                                  id=message_id, sim_number=self.config.sim_number,
                                  with_delivery_report=True)
         async with self._client() as api:
-            state = await self._call(api.send(message))
-        return str(getattr(state, "id", message_id) or message_id)
+            try:
+                state = await self._call(api.send(message))
+            except _AlreadyThere:
+                state = await self._call(api.get_state(message_id))
+                if _failed(state):
+                    raise PermanentError(f"the phone could not send SMS {message_id} (state Failed)",
+                                         hint="check the phone's SIM, credit and signal") from None
+        return str(getattr(state, "id", None) or message_id)
 
     async def find_sms(self, message_id: str) -> str | None:
-        """SMSGate's id of message ``message_id`` when the phone already has it, else None."""
-        from android_sms_gateway import errors as api_errors
-
+        """SMSGate's id of message ``message_id`` when the phone already has it and has not
+        failed it, else None (a crash between sending and recording it)."""
         async with self._client() as api:
             try:
-                state = await self._call(api.get_state(message_id), not_found=api_errors.NotFoundError)
+                state = await self._call(api.get_state(message_id))
             except LookupError:
                 return None
-        return str(state.id)
+        return None if _failed(state) else str(state.id)
 
-    async def _call(self, request: Any, not_found: type[Exception] | None = None) -> Any:
+    async def _call(self, request: Any) -> Any:
+        """Await one API call, its errors turned into forwarder's (LookupError for 404,
+        :class:`_AlreadyThere` for 409)."""
         import httpx
         from android_sms_gateway import errors as api_errors
 
         try:
             return await request
+        except httpx.TimeoutException as exc:
+            raise TemporaryError(f"SMSGate API did not answer in time ({exc.__class__.__name__}); "
+                                 "the retry asks the phone before sending again") from exc
         except httpx.TransportError as exc:
             raise TemporaryError(f"SMSGate API unreachable: {exc.__class__.__name__}: {exc}") from exc
         except api_errors.APIError as exc:
-            if not_found is not None and isinstance(exc, not_found):
-                raise LookupError(str(exc)) from exc
             status = getattr(exc, "status_code", None) or 0
+            if status == 404:
+                raise LookupError(str(exc)) from exc
+            if status == 409:
+                raise _AlreadyThere(str(exc)) from exc
             if status in (401, 403):
                 raise InvalidToken(f"SMSGate API refused the login ({status})",
                                    hint="check api_username/api_password") from exc
             if status == 429 or status >= 500:
                 raise TemporaryError(f"SMSGate API answered {status}") from exc
             raise PermanentError(f"SMSGate API answered {status}: {exc}") from exc
+
+
+class _AlreadyThere(Exception):
+    """SMSGate answered 409: a message with this id exists on the phone."""
+
+
+def _failed(state: Any) -> bool:
+    return str(getattr(getattr(state, "state", None), "value", getattr(state, "state", ""))) == "Failed"
+
+
+def smsgate_message_id(followup_id: int, number: str, text: str) -> str:
+    """The id a reply is sent under: ``forwarder-f<followup id>-<8 hex of the number and text>``.
+    The same followup always gets the same id (so a resend is recognised), while a followup of
+    a recreated database, whose row ids start again at 1, does not collide with old messages."""
+    digest = hashlib.sha256(f"{number}\n{text}".encode()).hexdigest()[:8]
+    return f"forwarder-f{followup_id}-{digest}"

@@ -4,8 +4,9 @@ Two halves, both on 127.0.0.1 only:
 
 * :class:`FakeSMSGate`: the gateway's API that ``forwarder`` calls to send replies to citizens:
   ``POST {base}/messages`` (HTTP Basic auth; answers ``202`` with a MessageState, the client's
-  own id kept) and ``GET {base}/messages/{id}`` (``404`` for an unknown id). ``fail_next(n,
-  status)`` makes the next ``n`` sends fail with ``status``.
+  own id kept; ``409`` when a message with that id exists, as SMSGate answers) and ``GET
+  {base}/messages/{id}`` (``404`` for an unknown id). ``fail_next(n, status)`` makes the next
+  ``n`` sends fail with ``status``; ``delay_next`` makes the next accepted send answer late.
 * :func:`webhook`: what the phone does on an incoming SMS: a signed ``POST`` of the webhook
   envelope to the daemon's listener (``X-Signature`` = hex HMAC-SHA256 of body + timestamp,
   ``X-Timestamp`` = unix seconds), in the 2026 payload shape or the older one (``phoneNumber``).
@@ -36,6 +37,7 @@ class FakeSMSGate:
         self.sent: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self._failures: list[int] = []
+        self.delay_next = 0.0  # seconds the next accepted send waits before answering
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -111,7 +113,12 @@ class FakeSMSGate:
             return web.json_response({"message": "phoneNumbers and textMessage.text are required"}, status=400)
         message = dict(body, id=body.get("id") or f"gen-{len(self.sent) + 1}")
         with self._lock:
+            if any(m["id"] == message["id"] for m in self.sent):  # as SMSGate does (issue #422)
+                return web.json_response({"message": "Message with the same ID already exists"}, status=409)
             self.sent.append(message)
+            delay, self.delay_next = self.delay_next, 0.0
+        if delay:
+            await asyncio.sleep(delay)  # taken, but the answer comes late (a slow phone or network)
         return web.json_response(self._message_state(message), status=202)
 
     async def _state(self, request: web.Request) -> web.Response:
