@@ -358,9 +358,10 @@ class Source:
         """Send ``text`` to E.164 ``number`` through the phone; returns SMSGate's message id
         (``message_id``, which must be unique per message: :func:`smsgate_message_id`).
 
-        A timeout after the request left is reported as TemporaryError; the retry sends the same
-        id, which SMSGate answers with 409 when it already has the message (capcom6/android-sms-
-        gateway issue #422): that counts as sent, unless the phone reports it Failed. Raises
+        The phone is asked for the id first (``GET /messages/{id}``), so a retry after a timeout
+        or a crash never sends twice; a 409 on sending (a message with this id exists, issue
+        capcom6/android-sms-gateway#422) also counts as sent, unless the phone reports it Failed.
+        Raises
         TemporaryError (unreachable, timeout, 5xx, 429), InvalidToken (401/403), PermanentError
         (400, a message the phone could not send, the rest)."""
         from android_sms_gateway import domain
@@ -369,13 +370,16 @@ class Source:
                                  id=message_id, sim_number=self.config.sim_number,
                                  with_delivery_report=True)
         async with self._client() as api:
-            try:
-                state = await self._call(api.send(message))
-            except _AlreadyThere:
+            try:  # asked first: servers before android-sms-gateway/server PR #80 answered 500, not 409
                 state = await self._call(api.get_state(message_id))
-                if _failed(state):
-                    raise PermanentError(f"the phone could not send SMS {message_id} (state Failed)",
-                                         hint="check the phone's SIM, credit and signal") from None
+            except LookupError:
+                try:
+                    state = await self._call(api.send(message))
+                except _AlreadyThere:  # sent meanwhile (a retry racing a late answer)
+                    state = await self._call(api.get_state(message_id))
+            if _failed(state):
+                raise PermanentError(f"the phone could not send SMS {message_id} (state Failed)",
+                                     hint="check the phone's SIM, credit and signal")
         return str(getattr(state, "id", None) or message_id)
 
     async def find_sms(self, message_id: str) -> str | None:
