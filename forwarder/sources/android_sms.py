@@ -361,9 +361,8 @@ class Source:
         The phone is asked for the id first (``GET /messages/{id}``), so a retry after a timeout
         or a crash never sends twice; a 409 on sending (a message with this id exists, issue
         capcom6/android-sms-gateway#422) also counts as sent, unless the phone reports it Failed.
-        Raises
-        TemporaryError (unreachable, timeout, 5xx, 429), InvalidToken (401/403), PermanentError
-        (400, a message the phone could not send, the rest)."""
+        Raises TemporaryError (unreachable, timeout, 5xx, 429), InvalidToken (401/403),
+        PermanentError (400, a message the phone could not send, the rest)."""
         from android_sms_gateway import domain
 
         message = domain.Message(phone_numbers=[number], text_message=domain.TextMessage(text=text),
