@@ -103,6 +103,9 @@ def status(config_path: str) -> None:
                       str(counts.get(DEAD, 0)), str(counts.get("sent", 0)), _age(oldest),
                       (last_error[0] if last_error else "") or "")
     console.print(sinks)
+    citizens = _citizen_table(store)
+    if citizens is not None:
+        console.print(citizens)
     health = Table(title="health as the daemon last saw it (group chats only when down)")
     for col in ("channel", "state", "since", "reason"):
         health.add_column(col)
@@ -118,6 +121,36 @@ def status(config_path: str) -> None:
     console.print(health)
     total = store.db.execute("select count(*) from complaints").fetchone()[0]
     console.print(f"complaints stored: {total}")
+
+
+def _citizen_table(store: Store, *, open_only: bool = False) -> Table | None:
+    """Messages to citizens (acknowledgments, questions, answers) by channel and source; None
+    when there are none. ``open_only``: one row per message not sent yet, with its error."""
+    if open_only:
+        rows = store.db.execute(
+            "select f.id, f.kind, f.channel, f.via, f.state, f.attempts, f.created_at, f.last_error, "
+            "c.tracking_code from followups f left join complaints c on c.id = f.complaint_id "
+            "where f.channel in ('sms', 'x') and f.state != 'sent' order by f.id limit 200").fetchall()
+        if not rows:
+            return None
+        table = Table(title="to citizens, not sent yet")
+        for col in ("id", "code", "kind", "via", "state", "attempts", "age", "last error"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(str(r[0]), r[8] or "", r[1], f"{r[2]} {r[3]}", r[4], str(r[5]), _age(r[6]), r[7] or "")
+        return table
+    rows = store.db.execute(
+        "select channel, via, sum(state in ('pending', 'sending')), sum(state = 'dead'), sum(state = 'sent'), "
+        "max(case when state != 'sent' then last_error end) from followups where channel in ('sms', 'x') "
+        "group by channel, via order by channel, via").fetchall()
+    if not rows:
+        return None
+    table = Table(title="messages to citizens")
+    for col in ("channel", "via", "waiting", "dead", "sent", "last error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r[0], r[1], str(r[2] or 0), str(r[3] or 0), str(r[4] or 0), r[5] or "")
+    return table
 
 
 @click.group()
@@ -145,8 +178,12 @@ def outbox_list(config_path: str, states: tuple[str, ...], limit: int) -> None:
         created = store.db["deliveries"].get(d.id)["created_at"]
         table.add_row(str(d.id), str(d.complaint_id), c["tracking_code"], d.group_name, d.state,
                       str(d.attempts), "yes" if d.uncertain else "", _age(created), d.last_error or "")
+    citizens = _citizen_table(store, open_only=True)
+    if citizens is not None:
+        wide_console().print(citizens)
     if not rows:
-        click.echo("nothing in the outbox")
+        click.echo("nothing in the outbox to officer groups" + ("" if citizens is None else
+                                                                 " (messages to citizens above)"))
         return
     wide_console().print(table)
 

@@ -232,6 +232,9 @@ def creator_id(row_id: int) -> str:
 
 def _smsd(settings: Settings, via: str) -> tuple[Path, str | None]:
     cfg = settings.sources.get(via)
+    if cfg is None:
+        raise PermanentError(f"source {via!r} is no longer in the config: its citizens cannot be answered",
+                             hint="put the source back, or drop these messages")
     if getattr(cfg, "type", None) != "gammu_smsd":
         raise PermanentError(f"source {via!r} is not a gammu_smsd source", hint="check the config")
     return Path(cfg.database), cfg.phone_id

@@ -115,7 +115,7 @@ class Sender:
     def __init__(self, store: Store, handlers: Mapping[str, Handler], *,
                  pace: Callable[[str, str, str], Awaitable[None]] | None = None,
                  recover_sms: Callable[[Followup], Awaitable[str | None]] | None = None,
-                 max_attempts: int = 20, backoff_cap_secs: float = 600.0) -> None:
+                 max_attempts: int = 20, backoff_cap_secs: float = 600.0, health: Any = None) -> None:
         self.store = store
         self.handlers = dict(handlers)
         self.pace = pace
@@ -125,6 +125,9 @@ class Sender:
         self.disabled: dict[str, str] = {}  # via -> reason (token refused)
         self.sent = 0
         self.wake = asyncio.Event()
+        # the pipeline's Health: a failing way to citizens (``citizen:sms:<source>``) logs
+        # event=channel_down once and shows in ``forwarder status``; group posts are the dispatcher's
+        self.health = health
 
     # -- rows ---------------------------------------------------------------------------------
     def open_rows(self, limit: int = 2000) -> list[Followup]:
@@ -213,6 +216,10 @@ class Sender:
             self.disabled[row.via] = str(exc)
             self._update(row.id, state=PENDING, attempts=row.attempts, last_error=str(exc))
             log.error(kv(event="followup_sink_stopped", via=row.via, error=str(exc)))
+            channel = self._channel(row)
+            if self.health is not None and channel:
+                self.health.down(channel, f"login refused, sending stopped until restart: {exc}",
+                                 level=logging.ERROR)
         except errors.MessageRejected as exc:
             if row.channel == X and row.uncertain and "duplicate" in str(exc).lower():
                 self._done(row, None)  # the uncertain first try did reach X
@@ -230,9 +237,15 @@ class Sender:
         else:
             self._done(row, ref)
 
+    def _channel(self, row: Followup) -> str | None:
+        return f"citizen:{row.channel}:{row.via}" if row.channel in (SMS, X) else None
+
     def _done(self, row: Followup, ref: str | None) -> None:
         self._update(row.id, state=SENT, ref=ref, sent_at=self.store.now(), last_error=None)
         self.sent += 1
+        channel = self._channel(row)
+        if self.health is not None and channel:
+            self.health.up(channel)
 
     def _dead(self, row: Followup, reason: str) -> None:
         self._update(row.id, state=DEAD, last_error=reason[:1000])
@@ -248,6 +261,9 @@ class Sender:
             self._dead(row, f"{attempts} attempts failed; last: {exc}")
             return
         uncertain = row.uncertain or isinstance(exc, errors.UncertainDelivery)
+        channel = self._channel(row)
+        if self.health is not None and channel:
+            self.health.down(channel, str(exc)[:300])
         self._update(row.id, state=PENDING, attempts=attempts, uncertain=int(uncertain),
                      last_error=str(exc)[:1000],
                      next_attempt_at=iso(self.store.clock() + timedelta(seconds=wait)))

@@ -59,7 +59,8 @@ class OfficerLoop:
         self.sender = followups.Sender(
             pipeline.store,
             {**to_citizen, followups.CHAT: self._post, followups.EDIT: self._edit},
-            pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row, pipeline.sources))
+            pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row, pipeline.sources),
+            health=pipeline.health)
         self.pollers: dict[str, Any] = {}
 
     def wake(self) -> None:

@@ -178,11 +178,24 @@ async def test_replies_survive_gateway_errors_and_a_crash_without_repeats(tmp_pa
     conn = sqlite3.connect(tmp_path / "forwarder.db")
     state, error = conn.execute("select state, last_error from followups where kind = 'ack'").fetchone()
     assert state != "sent" and "503" in error
+    # the failing way back to citizens is visible: channel health, status and the outbox list
+    assert conn.execute("select state from channel_state where channel = 'citizen:sms:hp'").fetchone()[0] == "down"
     conn.close()
+    from click.testing import CliRunner
+
+    from forwarder.cli import main
+
+    config = tmp_path / "forwarder.yaml"
+    config.write_text(json.dumps(kit.data), encoding="utf-8")  # JSON is YAML
+    shown = CliRunner().invoke(main, ["status", "--config", str(config)])
+    assert shown.exit_code == 0 and "messages to citizens" in shown.output and "503" in shown.output, shown.output
+    listed = CliRunner().invoke(main, ["outbox", "list", "--config", str(config)])
+    assert "to citizens, not sent yet" in listed.output and "ack" in listed.output, listed.output
 
     kit.clock.advance(minutes=5)
     await kit.once()
     (ack,) = gate.texts_to(REPORTER)
+    assert kit.rows("select state from channel_state where channel = 'citizen:sms:hp'")[0]["state"] == "up"
     # a crash right after the phone took it, before it was recorded: found again, not resent
     conn = sqlite3.connect(tmp_path / "forwarder.db")
     with conn:

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from forwarder.context import Context
 from forwarder.errors import InvalidToken, PermanentError, TemporaryError
+from forwarder.health import kv
 from forwarder.phone import classify_sender
 from forwarder.types import IncomingComplaint, Polled
 
@@ -222,8 +223,8 @@ class Source:
         self._runner = runner
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self.config.listen_port
-        log.info("listening for SMSGate webhooks on %s:%s%s", self.config.listen_host, self.port,
-                 self.config.path)
+        log.info(kv(event="listening", source=self.name,
+                    address=f"{self.config.listen_host}:{self.port}{self.config.path}"))
 
     async def _handle(self, request: Any) -> Any:
         from aiohttp import web
@@ -236,7 +237,7 @@ class Source:
         given = request.headers.get("X-Signature", "")
         why = self._refused(body, stamp, given)
         if why:
-            log.warning("refused a webhook on source %s: %s", self.name, why)
+            log.warning(kv(event="webhook_refused", source=self.name, reason=why))
             return web.json_response({"error": why}, status=401)
         try:
             envelope = json.loads(body.decode("utf-8"))  # UnicodeDecodeError is a ValueError
@@ -249,14 +250,14 @@ class Source:
             if not isinstance(payload, dict) or not envelope.get("id"):
                 raise ValueError("no payload or id")
         except ValueError as exc:
-            log.warning("a webhook on source %s was not an SMSGate envelope: %s", self.name, exc)
+            log.warning(kv(event="webhook_refused", source=self.name, reason=f"not an SMSGate envelope: {exc}"))
             return web.json_response({"error": f"not an SMSGate webhook envelope: {exc}"}, status=400)
         key = f"{envelope.get('deviceId') or '-'}:{envelope['id']}"
         try:
             async with self._lock:
                 new = await asyncio.to_thread(self._spool, key, body.decode("utf-8"))
         except sqlite3.Error as exc:
-            log.error("could not spool a webhook on source %s: %s", self.name, exc)
+            log.error(kv(event="webhook_not_spooled", source=self.name, error=str(exc)))
             return web.json_response({"error": "spool not writable, try again"}, status=503)
         return web.json_response({"stored": new})
 
@@ -321,8 +322,8 @@ class Source:
                 # left unprocessed (kept for an admin to read), never marked done: not lost
                 if spool_id not in self._reported:
                     self._reported.add(spool_id)
-                    log.error("spool row %s of source %s unreadable, left in %s: %s", spool_id, self.name,
-                              self.config.spool, exc)
+                    log.error(kv(event="spool_row_unreadable", source=self.name, row=spool_id,
+                                 spool=str(self.config.spool), error=str(exc), note="left in the spool"))
         return Polled(complaints, cursor, handed)
 
     async def commit(self, polled: Polled) -> None:
