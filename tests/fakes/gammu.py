@@ -361,6 +361,16 @@ class GammuSmsd:
         """Wait until ``sentitems`` has at least ``n`` rows (parts); returns all rows."""
         return self._wait("sentitems", "sentitems", n, timeout)
 
+    def wait_outbox_empty(self, timeout: float = 20.0) -> None:
+        """Wait until SMSD has removed every ``outbox`` row (it does so just after writing the
+        last part to ``sentitems``, in a separate statement)."""
+        deadline = time.monotonic() + timeout
+        while self.outbox() and time.monotonic() < deadline:
+            self.assert_running()
+            time.sleep(0.1)
+        if self.outbox():
+            self.fail(f"waited {timeout} s for an empty outbox, have {self.outbox()!r}")
+
 
 @pytest.fixture(name="gammu_smsd")
 def gammu_smsd_fixture(tmp_path: Path) -> Iterator[GammuSmsd]:
