@@ -109,7 +109,7 @@ def status(config_path: str) -> None:
     health = Table(title="health as the daemon last saw it (group chats only when down)")
     for col in ("channel", "state", "since", "reason"):
         health.add_column(col)
-    rows = store.channel_states()
+    rows = [r for r in store.channel_states() if _configured(settings, r["channel"])]
     chats_up = 0
     for row in rows:
         if row["channel"].startswith("chat:") and row["state"] == "up":
@@ -121,6 +121,20 @@ def status(config_path: str) -> None:
     console.print(health)
     total = store.db.execute("select count(*) from complaints").fetchone()[0]
     console.print(f"complaints stored: {total}")
+
+
+def _configured(settings: Any, channel: str) -> bool:
+    """Whether a health channel (``source:sms``, ``sink:tg``, ``chat:tg:-100...``,
+    ``citizen:sms:hp``) belongs to a source or sink of this config: a database once used with
+    another config keeps their rows, which are not shown."""
+    kind, _, rest = channel.partition(":")
+    if kind == "source":
+        return rest in settings.sources
+    if kind in ("sink", "chat"):
+        return rest.split(":", 1)[0] in settings.sinks
+    if kind == "citizen":
+        return rest.split(":", 1)[-1] in settings.sources
+    return True
 
 
 def _citizen_table(store: Store, *, open_only: bool = False) -> Table | None:
