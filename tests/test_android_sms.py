@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
@@ -40,6 +41,17 @@ def source_config(tmp: Path, **extra: object) -> dict[str, object]:
             "spool": str(tmp / "spool.db"), "poll_interval_secs": 0.2, **extra}
 
 
+@asynccontextmanager
+async def listening(tmp_path: Path, clock: Clock) -> AsyncIterator[tuple[Source, str]]:
+    """A listening source on a free port and its webhook URL; closed afterwards."""
+    source = Source("hp", Config.model_validate(source_config(tmp_path)), Context(clock=clock))
+    await source.listen()
+    try:
+        yield source, f"http://127.0.0.1:{source.port}/webhooks/sms"
+    finally:
+        await source.close()
+
+
 def test_config_problems_carry_their_yaml_paths(tmp_path: Path) -> None:
     data = {"version": 1, "database": str(tmp_path / "f.db"),
             "sources": {"hp": {"type": "android_sms_gateway", "signing_key": "abc", "listen_port": 70000,
@@ -56,12 +68,9 @@ def test_config_problems_carry_their_yaml_paths(tmp_path: Path) -> None:
 
 async def test_webhooks_are_checked_spooled_once_and_handed_over(tmp_path: Path) -> None:
     clock = Clock()
-    source = Source("hp", Config.model_validate(source_config(tmp_path)), Context(clock=clock))
-    await source.listen()
-    url = f"http://127.0.0.1:{source.port}/webhooks/sms"
     now = clock().timestamp()
     sent_at = clock().astimezone(WIB)
-    try:
+    async with listening(tmp_path, clock) as (source, url):
         first = envelope("ev-1", "Pupuk urea langka di Kapas 🙏", "081234567001", sent_at)
         assert (await webhook(url, KEY, first, timestamp=now)).json() == {"stored": True}
         # the app retries when it got no 2xx: the repeat is answered 200 and not stored again
@@ -83,8 +92,6 @@ async def test_webhooks_are_checked_spooled_once_and_handed_over(tmp_path: Path)
         # an empty SMS is a complaint like any other (stored, routed to triage later)
         empty = envelope("ev-5", "", "081234567005", sent_at)
         assert (await webhook(url, KEY, empty, timestamp=now)).json() == {"stored": True}
-    finally:
-        await source.close()
 
     polled = await source.poll(None)
     got = {c.external_id: c for c in polled.complaints}
@@ -246,13 +253,10 @@ async def test_a_reply_answered_too_late_is_sent_once(tmp_path: Path, tg: FakeTe
 
 async def test_odd_webhooks_are_refused_or_kept_and_never_block_the_rest(tmp_path: Path) -> None:
     clock = Clock()
-    config = Config.model_validate(source_config(tmp_path))
-    source = Source("hp", config, Context(clock=clock))
-    await source.listen()
-    url = f"http://127.0.0.1:{source.port}/webhooks/sms"
     now = clock().timestamp()
     wib = clock().astimezone(WIB)
-    try:
+    async with listening(tmp_path, clock) as (source, url):
+        config = source.config
         # anyone can send a header that is not ASCII, or a timestamp that is not a number
         odd = envelope("x2", "a", "0812", wib)
         raw = json.dumps(odd).encode()
@@ -264,20 +268,11 @@ async def test_odd_webhooks_are_refused_or_kept_and_never_block_the_rest(tmp_pat
         assert latin.status_code == 401 and bad_time.status_code == 401
         # a body in UTF-16 is refused on receipt, not stored as mojibake
         assert (await webhook(url, KEY, json.dumps(odd).encode("utf-16"), timestamp=now)).status_code == 400
-        # a receivedAt that overflows, a number as the message: stored, and the next one flows
-        year_one = envelope("x3", "jalan rusak", "081234567001", wib)
-        year_one["payload"]["receivedAt"] = "0001-01-01T00:00:00.000+07:00"
-        assert (await webhook(url, KEY, year_one, timestamp=now)).status_code == 200
-        number = envelope("x4", "x", "081234567001", wib)
-        number["payload"]["message"] = 12345
-        assert (await webhook(url, KEY, number, timestamp=now)).status_code == 200
         # the spool deleted while the daemon runs is made again
         for suffix in ("", "-wal", "-shm"):
             Path(f"{config.spool}{suffix}").unlink(missing_ok=True)
         later = envelope("x5", "lampu jalan mati", "081234567001", wib)
         assert (await webhook(url, KEY, later, timestamp=now)).json() == {"stored": True}
-    finally:
-        await source.close()
     polled = await source.poll(None)
     assert [c.text for c in polled.complaints] == ["lampu jalan mati"]
     # a damaged spool row is left in the spool for an admin, and does not hold up the others
@@ -293,20 +288,15 @@ async def test_odd_webhooks_are_refused_or_kept_and_never_block_the_rest(tmp_pat
     conn.close()
 
 
-async def test_year_one_and_numeric_messages_are_read(tmp_path: Path) -> None:
+async def test_a_year_one_time_and_a_numeric_message_are_read(tmp_path: Path) -> None:
     clock = Clock()
-    source = Source("hp", Config.model_validate(source_config(tmp_path)), Context(clock=clock))
-    await source.listen()
-    url = f"http://127.0.0.1:{source.port}/webhooks/sms"
-    try:
+    async with listening(tmp_path, clock) as (source, url):
         year_one = envelope("y1", "jalan rusak", "081234567001", clock().astimezone(WIB))
         year_one["payload"]["receivedAt"] = "0001-01-01T00:00:00.000+07:00"
         assert (await webhook(url, KEY, year_one, timestamp=clock().timestamp())).status_code == 200
         number = envelope("y2", "x", "081234567001", clock().astimezone(WIB))
         number["payload"]["message"] = 12345
         assert (await webhook(url, KEY, number, timestamp=clock().timestamp())).status_code == 200
-    finally:
-        await source.close()
     polled = await source.poll(None)
     assert [c.text for c in polled.complaints] == ["jalan rusak", "12345"]
     assert polled.complaints[0].received_at.year == clock().year  # the spool time, not year 1

@@ -63,10 +63,15 @@ class FakeSMSGate:
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
+            asyncio.set_event_loop(loop)
             loop.run_until_complete(self._start())
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+            pending = asyncio.all_tasks(loop)  # a late answer still sleeping (delay_next)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="fake-smsgate", daemon=True)
