@@ -158,7 +158,14 @@ async def _run_forever(pipeline) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, pipeline.reload_model))
+    reloads: set[asyncio.Task] = set()  # kept referenced until done
+
+    def reload() -> None:
+        task = asyncio.ensure_future(pipeline.reload_model())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     await pipeline.run(stop)
 
 

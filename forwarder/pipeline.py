@@ -355,14 +355,16 @@ class Pipeline:
                 # unreachable now: the dispatcher retries per delivery
                 self.health.down(f"sink:{name}", str(exc))
 
-    def reload_model(self) -> bool:
+    async def reload_model(self) -> bool:
         """Load the model at ``settings.model`` again (after ``forwarder model promote`` or
-        ``rollback``: the daemon's SIGHUP). Complaints classified after the swap use it; on a
-        ModelError the model in use stays and the error is logged. Returns whether it changed."""
+        ``rollback``: the daemon's SIGHUP). The file is read in a worker thread and the model
+        swapped on the event loop, between two complaints; complaints classified afterwards use
+        it. On a ModelError the model in use stays and the error is logged. Returns whether it
+        changed."""
         from forwarder.classify.model import load_model
 
         try:
-            model = load_model(self.settings.model)
+            model = await asyncio.to_thread(load_model, self.settings.model)
         except errors.ModelError as exc:
             log.error(kv(event="model_reload_failed", error=str(exc), note="the previous model stays in use"))
             return False
