@@ -17,7 +17,8 @@ response-time report; for a duplicate the citizen is told the code it was merged
 ``merged``) and the original's groups hear of it in the original's thread. They are commands
 only, no buttons: a tap by mistake under every complaint would cost more than typing. A
 confidential complaint and an ordinary one are never merged. ``/tanya`` and ``/jawab`` are
-refused on a complaint closed as spam or duplicate (its citizen's replies reach no group).
+refused on a complaint closed as spam or duplicate (its citizen's replies reach no group). A
+mistaken mark is undone by an admin: ``forwarder unmark KODE --reason ... --admin ...``.
 
 A command that is not a reply may name the tracking code first (``/terima 7K3Q9M``); that
 form is for the user ids listed under ``officers:``/``admins:``. A plain reply to the bot's

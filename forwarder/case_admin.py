@@ -1,4 +1,4 @@
-"""Admin commands on one complaint: ``forwarder reveal`` and ``forwarder flag``.
+"""Admin commands on one complaint: ``forwarder reveal``, ``forwarder flag`` and ``forwarder unmark``.
 
 ``forwarder reveal CODE --admin NAME`` prints the complaint as the citizen sent it (unmasked text,
 reporter, channel). The read is recorded first (event ``revealed`` {admin}), so there is no read
@@ -14,7 +14,11 @@ to the confidential group(s) (:func:`forwarder.casework.queue_thread_post_tx`). 
 that held it and may not see it any more gets a ``rerouted`` event with ``from_group`` (so
 :mod:`forwarder.report` ends that group's part as moved and charges the time to the new group).
 
-Both act on the database only; a running daemon sends the new deliveries and edits.
+``forwarder unmark CODE --reason TEXT --admin NAME`` undoes an officer's ``/spam`` or
+``/duplikat`` (:func:`forwarder.casework.unmark_tx`): the complaint gets back the status it had,
+its messages their buttons, and reports count it again.
+
+They act on the database only; a running daemon sends the new deliveries and edits.
 """
 
 from __future__ import annotations
@@ -156,4 +160,27 @@ def flag(code: str, confidential: bool, admin: str, config_path: str) -> None:
         click.echo(f"{code.upper()} was already confidential; nothing changed")
 
 
-commands = [reveal, flag]
+@click.command()
+@click.argument("code")
+@click.option("--reason", required=True, help="Why (recorded with the complaint's history).")
+@admin_option
+@config_option
+def unmark(code: str, reason: str, admin: str, config_path: str) -> None:
+    """Undo an officer's /spam or /duplikat on complaint CODE: it gets back the status it had
+    (its buttons return) and response-time reports count it again."""
+    _, store = _open(config_path)
+    try:
+        row = _complaint(store, code)
+        try:
+            with casework.transaction(store) as conn:
+                status = casework.unmark_tx(conn, store, store.now(), row, f"admin:{_admin(admin)}",
+                                            _admin(admin), reason)
+        except casework.ActionRefused as exc:
+            raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"{row['tracking_code']} is {status} again; the running daemon updates its group messages "
+               "within seconds (or the next `run --once`)")
+
+
+commands = [reveal, flag, unmark]

@@ -336,6 +336,36 @@ def mark_spam_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str
     queue_edits_tx(conn, store, now, row["id"])
 
 
+#: the status each event leaves a complaint in (the events that change it)
+STATUS_OF_EVENT = {"acknowledged": ACKED, "in_progress": IN_PROGRESS, "done": DONE, "reopened": REOPENED,
+                   "confirmed_solved": SOLVED, "rerouted": REROUTED, "not_ours": NOT_OURS,
+                   "spam": SPAM, "duplicate": DUPLICATE}
+
+
+def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
+              admin: str, reason: str) -> str:
+    """Undo ``/spam`` or ``/duplikat`` (an officer's mistake): event ``unmarked`` {was, admin,
+    reason, status}, the status the complaint had before the mark, messages edited (buttons
+    back); :mod:`forwarder.report` counts it again. Returns the status. Raises ActionRefused
+    when the complaint is not marked spam or duplicate."""
+    if row["status"] not in (SPAM, DUPLICATE):
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} berstatus "
+                            f"{STATUS_TEXT.get(row['status'], row['status'])}, tidak ditandai spam atau duplikat.")
+    evs = events_of(store, row["id"], *STATUS_OF_EVENT, "unmarked")
+    marks = [i for i, (_, _, kind, _) in enumerate(evs) if kind in ("spam", "duplicate")]
+    before = NEW
+    for _, _, kind, data in evs[:marks[-1] if marks else 0]:  # replayed up to the mark undone
+        before = str(data.get("status") or before) if kind == "unmarked" else STATUS_OF_EVENT[kind]
+    status = before if before not in CLOSED else REOPENED
+    if marks and evs[marks[-1]][0] > now:  # another process's clock ran ahead: keep the order
+        now = evs[marks[-1]][0]
+    event_tx(conn, now, row["id"], actor, "unmarked",
+             {"was": row["status"], "admin": admin, "reason": reason, "status": status})
+    set_status_tx(conn, row["id"], status)
+    queue_edits_tx(conn, store, now, row["id"])
+    return status
+
+
 def original_of(store: Store, row: dict[str, Any], code: str) -> dict[str, Any]:
     """The complaint that ``row`` duplicates, named by tracking ``code`` (already normalised);
     a complaint that is itself a duplicate leads to its original. Raises ActionRefused when there

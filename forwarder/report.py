@@ -19,8 +19,8 @@ reached its group (delivery dead or still pending) is *undelivered* and not meas
 **done** its first ``done``. An action event without a ``group`` is charged to the only current
 owner (ignored when there are several).
 
-**Left out.** Complaints with a ``spam`` or ``duplicate`` event; assignments a group marked
-``not_ours`` (a complaint whose only owners said not-ours is thus left out entirely, unless a
+**Left out.** Complaints marked ``spam`` or ``duplicate`` (and not unmarked since); assignments a
+group marked ``not_ours`` (a complaint whose only owners said not-ours is thus left out entirely, unless a
 re-route gives it to another group, which is then charged from its own start).
 
 **Deadlines** are counted on the working-day calendar (:mod:`forwarder.workdays`) from the start:
@@ -158,9 +158,9 @@ def load_assignments(
     out = Loaded([])
     for cid, code, received, topic, kecamatan, desa in complaints:
         evs = events.get(cid, [])
-        kinds = {k for _, k, _ in evs}
-        if "spam" in kinds or "duplicate" in kinds:
-            reason = "spam" if "spam" in kinds else "duplicate"
+        closing = [k for _, k, _ in evs if k in ("spam", "duplicate", "unmarked")]
+        if closing and closing[-1] != "unmarked":  # an admin's `forwarder unmark` counts it again
+            reason = closing[-1]
             out.excluded[reason] = out.excluded.get(reason, 0) + 1
             continue
         base = {"complaint_id": cid, "tracking_code": code, "received_at": parse_iso(received),

@@ -9,9 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import telegram
+from click.testing import CliRunner
 from fakes.telegram_api import FakeTelegram
 from test_loop_kit import JALAN, OFFICER, PUPUK, TRIASE, Kit, tg_fixture  # noqa: F401
 
+from forwarder.cli import main
 from forwarder.report import Deadlines, build_report
 from forwarder.sources.gammu_schema import add_inbox_sms
 from forwarder.store import Store
@@ -104,6 +106,32 @@ async def test_spam_and_duplicates_are_closed_and_left_out_of_the_report(tmp_pat
     assert (rows["pu-jalan"].assigned, rows["pu-jalan"].acknowledged) == (1, 1)
     assert rows["total"].assigned == 1
     kit.check_privacy("081234567001", "085700000002")
+
+    # the spam mark was a mistake: an admin undoes it; buttons come back, the report counts it
+    config = tmp_path / "forwarder.yaml"
+    config.write_text(json.dumps(kit.data), encoding="utf-8")  # JSON is YAML
+    runner = CliRunner()
+    undone = runner.invoke(main, ["unmark", spam_code, "--reason", "bukan spam", "--admin", "Sari",
+                                  "--config", str(config)])
+    assert undone.exit_code == 0 and f"{spam_code} is baru again" in undone.output, undone.output
+    again = runner.invoke(main, ["unmark", spam_code, "--reason", "x", "--admin", "Sari", "--config", str(config)])
+    assert again.exit_code != 0 and "tidak ditandai spam atau duplikat" in again.output
+    await kit.once()
+    edit = tg.edits(JALAN)[-1]
+    assert edit.message_id == spam_msg.message_id and "Status: baru" in edit.visible
+    assert tg.calls("editMessageText")[-1].params.get("reply_markup")  # the buttons are back
+    tg.push_callback_query(JALAN, spam_msg.message_id, f"a:terima:{spam['id']}", user=OFFICER)
+    await kit.once()
+    assert kit.complaint(spam_code)["status"] == "diterima"
+    rows, excluded = report_rows(kit)
+    assert excluded == {"duplicate": 2} and rows["total"].assigned == 2
+    # marked again after it was accepted, and undone again: back to "diterima", not "baru"
+    tg.push_reply(JALAN, spam_msg.message_id, "/spam", user=OFFICER)
+    await kit.once()
+    assert kit.complaint(spam_code)["status"] == "spam"
+    second = runner.invoke(main, ["unmark", spam_code.lower(), "--reason", "salah lagi", "--admin", "Sari",
+                                  "--config", str(config)])
+    assert second.exit_code == 0 and f"{spam_code} is diterima again" in second.output, second.output
 
 
 async def test_the_topic_set_by_an_officer_replaces_the_models_confidence(tmp_path: Path,
