@@ -557,8 +557,17 @@ def _read_yaml(text: str) -> tuple[Any, list[Problem]]:
 _TELEGRAM_CHAT = re.compile(r"-?\d+|@[A-Za-z][A-Za-z0-9_]{3,}")
 
 
+_WHATSAPP_CHAT = re.compile(r"[0-9][0-9-]*@(g\.us|c\.us|s\.whatsapp\.net)")
+
+
 def _check_chat_id(sink_type: str | None, chat_id: str, where: str) -> list[Problem]:
-    """Telegram chat ids are numbers (groups negative: -123..., supergroups -100...)."""
+    """Telegram chat ids are numbers (groups negative: -123..., supergroups -100...); WhatsApp
+    chat ids (sink ``waha``) are JIDs (groups ``120363...@g.us``)."""
+    if sink_type == "waha":
+        if _WHATSAPP_CHAT.fullmatch(chat_id):
+            return []
+        return [Problem(where, f"{chat_id!r} is not a WhatsApp chat id",
+                        "a group is written 120363...@g.us (WAHA lists them: GET /api/<session>/groups)")]
     if sink_type != "telegram":
         return []
     squeezed = re.sub(r"[\s.]", "", chat_id)

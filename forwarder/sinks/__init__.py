@@ -12,6 +12,7 @@ from types import ModuleType
 REGISTRY: dict[str, str] = {
     "console": "forwarder.sinks.console",
     "telegram": "forwarder.sinks.telegram",
+    "waha": "forwarder.sinks.waha",
 }
 
 

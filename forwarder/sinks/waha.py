@@ -1,0 +1,145 @@
+"""Sink ``waha``: posts complaints into WhatsApp groups through a WAHA server (devlikeapro/waha).
+
+Most agencies' groups are on WhatsApp. WhatsApp's own Cloud API cannot post into an existing
+group (its Groups API allows at most 8 members, invite-link only), so this sink talks to WAHA, a
+self-hosted HTTP gateway that drives a WhatsApp account linked like WhatsApp Web (a number the
+district owns, scanned once with the QR code in WAHA's dashboard). Such gateways are unofficial:
+WhatsApp may ban a number that sends too much, so the default pacing is far below Telegram's
+(``per_chat_per_minute`` 6, one message every 5 s per group, one a second overall; there is no
+published limit, see ../shared/notes/integrations.md section F).
+
+Requests (WAHA docs "Send messages"): ``POST {api_base_url}/api/sendText`` with JSON
+``{"session", "chatId", "text"}`` and the header ``X-Api-Key`` when WAHA runs with an API key;
+``GET {api_base_url}/api/sessions/{session}`` at start. A group's ``chat_id`` is its JID,
+``120363...@g.us`` (checked with the config).
+
+What officers get: the complaint as plain text (WhatsApp shows no HTML), the same fields as on
+Telegram. **Send only**: no buttons, and status changes are not edited into the message (the
+daemon skips edits for a sink without ``edit``); officers' replies in WhatsApp are not read.
+The officer loop (Terima, Selesai, /tanya ...) and response-time figures need Telegram groups;
+a WhatsApp group's complaints count as never acknowledged in ``forwarder report``.
+
+Errors: 401/403 -> InvalidToken (API key); 422 "Session status is not as expected" (the account is
+not linked or not ready) -> TemporaryError, retried every minute; 429 and 5xx -> TemporaryError;
+a read timeout -> UncertainDelivery (it may have been sent); other 4xx -> PermanentError (the
+complaint then goes to triage).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from forwarder.context import Context
+from forwarder.errors import InvalidToken, PermanentError, TemporaryError, UncertainDelivery
+from forwarder.sinks.format import render_plain, split_message
+from forwarder.types import ComplaintView
+
+#: WhatsApp accepts far longer texts; parts of Telegram's size keep a complaint readable on a phone
+WA_LIMIT = 4096
+#: how long to wait before retrying when the WhatsApp account is not ready (a QR scan is needed)
+SESSION_RETRY_SECS = 60.0
+
+
+class Config(BaseModel):
+    """Settings of one ``waha`` sink (one WAHA server and session)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["waha"]
+    api_base_url: str = Field(default="http://127.0.0.1:3000", description="the WAHA server")
+    api_key: SecretStr | None = Field(default=None, description="WAHA_API_KEY of the server, if set")
+    session: str = Field(default="default", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    timeout_secs: float = Field(default=15.0, gt=0, le=120)
+    # no published limit for linked-device gateways; community guidance is a few seconds apart
+    per_chat_per_minute: int = Field(default=6, ge=1)
+    per_chat_per_second: float = Field(default=0.2, gt=0)
+    overall_per_second: int = Field(default=1, ge=1)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("api_base_url must start with http:// or https://")
+        return value
+
+
+class Sink:
+    """Sends plain-text messages to WhatsApp chats through WAHA. See the module docstring."""
+
+    def __init__(self, name: str, config: Config, context: Context | None = None,
+                 *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.name = name
+        self.config = config
+        headers = {"Accept": "application/json"}
+        if config.api_key is not None:
+            headers["X-Api-Key"] = config.api_key.get_secret_value()
+        self._client = httpx.AsyncClient(base_url=config.api_base_url, headers=headers,
+                                         timeout=config.timeout_secs, transport=transport)
+
+    async def start(self) -> None:
+        """Check the key and that the WhatsApp account is linked (session ``WORKING``). Raises
+        InvalidToken (key refused), TemporaryError (WAHA unreachable, account not ready)."""
+        response = await self._request("GET", f"/api/sessions/{self.config.session}", sending=False)
+        status = str((_json(response) or {}).get("status", ""))
+        if status and status != "WORKING":
+            raise TemporaryError(f"WhatsApp session {self.config.session!r} is {status}: open WAHA's "
+                                 "dashboard and scan the QR code with the district's phone",
+                                 retry_after=SESSION_RETRY_SECS)
+
+    def render(self, view: ComplaintView) -> list[str]:
+        return split_message(render_plain(view), WA_LIMIT, html=False, label=f"Pengaduan {view.tracking_code}")
+
+    def render_plain(self, view: ComplaintView) -> list[str]:
+        return self.render(view)
+
+    async def send(self, chat_id: str, text: str, *, plain: bool = False) -> str:
+        """Send ``text`` to ``chat_id`` (a JID); returns WhatsApp's message id. Raises as the
+        module docstring says."""
+        response = await self._request("POST", "/api/sendText", sending=True,
+                                       json={"session": self.config.session, "chatId": chat_id, "text": text})
+        body = _json(response) or {}
+        ident = body.get("id")
+        if isinstance(ident, dict):  # WEBJS engine: {"fromMe", "remote", "id", "_serialized"}
+            ident = ident.get("_serialized") or ident.get("id")
+        return str(ident or body.get("key", {}).get("id") or "")
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, *, sending: bool, **kw: Any) -> httpx.Response:
+        try:
+            response = await self._client.request(method, path, **kw)
+        except httpx.ReadTimeout as exc:
+            if sending:
+                raise UncertainDelivery(f"WAHA did not answer in {self.config.timeout_secs:.0f} s; "
+                                        "the message may have been sent") from exc
+            raise TemporaryError(f"WAHA did not answer: {exc.__class__.__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise TemporaryError(f"WAHA unreachable at {self.config.api_base_url}: {exc.__class__.__name__}") from exc
+        status = response.status_code
+        if status < 400:
+            return response
+        detail = str((_json(response) or {}).get("error") or (_json(response) or {}).get("message")
+                     or response.text[:200])
+        if status in (401, 403):
+            raise InvalidToken(f"WAHA refused the API key ({status})", hint="check api_key (WAHA_API_KEY)")
+        if status == 422 and "session" in detail.lower():
+            raise TemporaryError(f"WhatsApp session {self.config.session!r} not ready: {detail}; scan the QR "
+                                 "code in WAHA's dashboard", retry_after=SESSION_RETRY_SECS)
+        if status == 429 or status >= 500:
+            retry = response.headers.get("Retry-After")
+            raise TemporaryError(f"WAHA answered {status}: {detail}",
+                                 retry_after=float(retry) if retry and retry.isdigit() else None)
+        raise PermanentError(f"WAHA answered {status}: {detail}", hint="check the group's chat_id (…@g.us)")
+
+
+def _json(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None

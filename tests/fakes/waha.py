@@ -1,0 +1,110 @@
+"""A loopback fake of WAHA (devlikeapro/waha), the WhatsApp HTTP gateway, on 127.0.0.1.
+
+Speaks the requests the ``waha`` sink makes (../shared/notes/integrations.md, section E; WAHA
+docs "Send messages" and "Sessions"): ``GET /api/sessions/{session}`` -> ``{"name", "status"}``;
+``POST /api/sendText`` with ``{"session", "chatId", "text"}`` -> the created message, its ``id``
+in the WEBJS engine's shape (``{"fromMe", "remote", "id", "_serialized"}``). ``X-Api-Key`` is
+checked (401 without it). A session whose ``status`` is not ``WORKING`` answers sends with 422
+``Session status is not as expected``, as WAHA does; ``fail_next(n, status)`` scripts failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from typing import Any
+
+from aiohttp import web
+
+API_KEY = "kunci-waha-uji"
+GROUP = "120363041234567890@g.us"
+TRIAGE = "120363049999999999@g.us"
+
+
+class FakeWAHA:
+    def __init__(self) -> None:
+        self.status = "WORKING"
+        self.sent: list[dict[str, Any]] = []
+        self._failures: list[int] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, count: int, status: int = 500) -> None:
+        with self._lock:
+            self._failures += [status] * count
+
+    def texts(self, chat_id: str) -> list[str]:
+        with self._lock:
+            return [m["text"] for m in self.sent if m["chatId"] == chat_id]
+
+    def __enter__(self) -> FakeWAHA:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self._start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-waha", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop and self._thread:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/api/sessions/{session}", self._session)
+        app.router.add_post("/api/sendText", self._send_text)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    @staticmethod
+    def _authorised(request: web.Request) -> bool:
+        return request.headers.get("X-Api-Key") == API_KEY
+
+    async def _session(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        return web.json_response({"name": request.match_info["session"], "status": self.status})
+
+    async def _send_text(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        body = await request.json()
+        if self.status != "WORKING":
+            return web.json_response({"error": "Session status is not as expected. Try again later or restart "
+                                               "the session", "session": body.get("session"),
+                                      "status": self.status, "expected": ["WORKING"]}, status=422)
+        with self._lock:
+            failure = self._failures.pop(0) if self._failures else None
+        if failure:
+            return web.json_response({"message": "failure injected", "statusCode": failure}, status=failure)
+        if not str(body.get("chatId", "")).endswith(("@g.us", "@c.us")) or not body.get("text"):
+            return web.json_response({"message": "chatId and text are required", "statusCode": 400}, status=400)
+        ident = f"3EB0{next(self._ids):016X}"
+        with self._lock:
+            self.sent.append(dict(body, id=ident))
+        return web.json_response({"id": {"fromMe": True, "remote": body["chatId"], "id": ident,
+                                         "_serialized": f"true_{body['chatId']}_{ident}"},
+                                  "body": body["text"], "fromMe": True, "to": body["chatId"], "ack": 1})
