@@ -331,34 +331,28 @@ def mark_spam_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str
     """``/spam``: event ``spam`` {group, name}, status ``spam`` (closed), messages edited."""
     if row["status"] in (SPAM, DUPLICATE):
         raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditandai {STATUS_TEXT[row['status']]}.")
-    event_tx(conn, now, row["id"], actor, "spam", {"group": group, "name": name})
+    event_tx(conn, now, row["id"], actor, "spam", {"group": group, "name": name,
+                                                    "status_before": row["status"] or NEW})
     set_status_tx(conn, row["id"], SPAM)
     queue_edits_tx(conn, store, now, row["id"])
-
-
-#: the status each event leaves a complaint in (the events that change it)
-STATUS_OF_EVENT = {"acknowledged": ACKED, "in_progress": IN_PROGRESS, "done": DONE, "reopened": REOPENED,
-                   "confirmed_solved": SOLVED, "rerouted": REROUTED, "not_ours": NOT_OURS,
-                   "spam": SPAM, "duplicate": DUPLICATE}
 
 
 def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
               admin: str, reason: str) -> str:
     """Undo ``/spam`` or ``/duplikat`` (an officer's mistake): event ``unmarked`` {was, admin,
-    reason, status}, the status the complaint had before the mark, messages edited (buttons
-    back); :mod:`forwarder.report` counts it again. Returns the status. Raises ActionRefused
-    when the complaint is not marked spam or duplicate."""
+    reason, status}, the status the complaint had before the mark (recorded with the mark as
+    ``status_before``; ``baru`` for marks made before that was recorded), messages edited
+    (buttons back unless that status is closed); :mod:`forwarder.report` counts it again.
+    Returns the status. Raises ActionRefused when the complaint is not marked spam or duplicate."""
     if row["status"] not in (SPAM, DUPLICATE):
         raise ActionRefused(f"Pengaduan {row['tracking_code']} berstatus "
                             f"{STATUS_TEXT.get(row['status'], row['status'])}, tidak ditandai spam atau duplikat.")
-    evs = events_of(store, row["id"], *STATUS_OF_EVENT, "unmarked")
-    marks = [i for i, (_, _, kind, _) in enumerate(evs) if kind in ("spam", "duplicate")]
-    before = NEW
-    for _, _, kind, data in evs[:marks[-1] if marks else 0]:  # replayed up to the mark undone
-        before = str(data.get("status") or before) if kind == "unmarked" else STATUS_OF_EVENT[kind]
-    status = before if before not in CLOSED else REOPENED
-    if marks and evs[marks[-1]][0] > now:  # another process's clock ran ahead: keep the order
-        now = evs[marks[-1]][0]
+    marks = events_of(store, row["id"], "spam", "duplicate")
+    status = str(marks[-1][3].get("status_before") or NEW) if marks else NEW
+    if status in (SPAM, DUPLICATE):
+        status = NEW
+    if marks and marks[-1][0] > now:  # another process's clock ran ahead: keep the order
+        now = marks[-1][0]
     event_tx(conn, now, row["id"], actor, "unmarked",
              {"was": row["status"], "admin": admin, "reason": reason, "status": status})
     set_status_tx(conn, row["id"], status)
@@ -403,7 +397,8 @@ def mark_duplicate_tx(conn: sqlite3.Connection, store: Store, now: str, row: dic
         raise ActionRefused(f"Pengaduan {row['tracking_code']} tidak bisa digabung dengan "
                             f"{original['tracking_code']}{why}.")  # an ordinary group learns nothing more
     event_tx(conn, now, row["id"], actor, "duplicate",
-             {"of": original["tracking_code"], "of_id": original["id"], "group": group, "name": name})
+             {"of": original["tracking_code"], "of_id": original["id"], "group": group, "name": name,
+              "status_before": row["status"] or NEW})
     set_status_tx(conn, row["id"], DUPLICATE)
     queue_edits_tx(conn, store, now, row["id"])
 

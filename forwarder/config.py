@@ -460,7 +460,7 @@ def _check_heads(data: dict[str, Any], heads: HeadsConfig, groups: list[GroupCon
                                     f"declared sinks: {', '.join(sorted(sinks)) or 'none'}"))
             continue
         sink_type = sinks[sink].get("type") if isinstance(sinks[sink], dict) else None
-        if private and chat_id.isdigit():
+        if private and chat_id.isdigit() and sink_type != "waha":
             continue  # a head's private chat with the bot: a positive user id is right here
         problems.extend(_check_chat_id(sink_type, chat_id, f"{where}.chat_id"))
     for i, head in enumerate(heads.groups):

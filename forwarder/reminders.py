@@ -73,6 +73,10 @@ def _item(a: Assignment, zone: str, deadline: datetime, *, with_group: bool) -> 
             f"batas {format_received(deadline, zone)}")
 
 
+#: sink types whose groups cannot act on a complaint (no buttons, no commands read)
+SEND_ONLY_SINKS = frozenset({"waha"})
+
+
 def due_notices(store: Store, settings: Any, now: datetime,
                 calendar: WorkCalendar | None = None) -> list[Notice]:
     """Every notice due at ``now`` and not yet recorded in ``notices``, one per chat and kind.
@@ -86,8 +90,12 @@ def due_notices(store: Store, settings: Any, now: datetime,
     sent = _sent_keys(store)
     loaded = load_assignments(store, now - LOOKBACK, now + timedelta(seconds=1), dinas_map(settings),
                               as_of=now)
-    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None]
     groups = {g.name: g for g in settings.groups}
+    # groups on a send-only sink (WhatsApp through WAHA) cannot acknowledge or resolve anything:
+    # no reminders there, no overdue alerts or digest lines about them
+    send_only = {g.name for g in settings.groups
+                 if getattr(settings.sinks.get(g.sink), "type", None) in SEND_ONLY_SINKS}
+    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None and a.group not in send_only]
     lead = settings.deadlines.remind_before_hours * 3600.0
     notices: list[Notice] = []
 

@@ -5,13 +5,14 @@ the fake Bot API and the Gammu-format inbox/outbox, one ``run --once`` at a time
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import telegram
 from click.testing import CliRunner
 from fakes.telegram_api import FakeTelegram
-from test_loop_kit import JALAN, OFFICER, PUPUK, TRIASE, Kit, tg_fixture  # noqa: F401
+from test_loop_kit import JALAN, JALAN_DANDER, OFFICER, PUPUK, TRIASE, Kit, tg_fixture  # noqa: F401
 
 from forwarder.cli import main
 from forwarder.report import Deadlines, build_report
@@ -82,7 +83,8 @@ async def test_spam_and_duplicates_are_closed_and_left_out_of_the_report(tmp_pat
     assert not [r for r in kit.outbox_sms() if r["DestinationNumber"] == "+6285700000003" and "spam" in
                 r["TextDecoded"].lower()]  # a spammer hears nothing of it
     (event,) = kit.rows("select data from events where kind = 'duplicate'")
-    assert json.loads(event["data"]) == {"of": code, "of_id": original["id"], "group": "pu-jalan", "name": "Andi"}
+    assert json.loads(event["data"]) == {"of": code, "of_id": original["id"], "group": "pu-jalan", "name": "Andi",
+                                         "status_before": "baru"}
 
     # closed: no more actions; a duplicate of the duplicate leads to the original
     tg.push_callback_query(JALAN, spam_msg.message_id, f"a:terima:{spam['id']}", user=OFFICER)
@@ -233,3 +235,41 @@ async def test_the_prompt_goes_as_plain_text_when_the_html_is_refused(tg: FakeTe
     assert str(message.message_id) == sent
     assert (message.parse_mode, message.visible) == (None, "Andi & Budi, tulis catatan")
     assert message.reply_markup["force_reply"] is True and message.reply_to_message_id is None
+
+
+async def test_unmark_puts_back_exactly_the_status_before_the_mark(tmp_path: Path, tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
+    config = tmp_path / "forwarder.yaml"
+    config.write_text(json.dumps(kit.data), encoding="utf-8")
+    runner = CliRunner()
+
+    def unmark(code: str) -> str:
+        result = runner.invoke(main, ["unmark", code, "--reason", "keliru", "--admin", "Sari", "--config", str(config)])
+        assert result.exit_code == 0, result.output
+        return kit.complaint(code)["status"]
+
+    # two groups hold it; one says "not ours" (the status stays baru), then the other marks spam
+    sms(kit, "Jalan rusak di kec. Dander, lubang besar")
+    await kit.once()
+    row = kit.complaint()
+    code = row["tracking_code"]
+    tg.push_callback_query(JALAN_DANDER, kit.first_message(JALAN_DANDER, code).message_id,
+                           f"a:bukan:{row['id']}", user=OFFICER)
+    await kit.once()
+    assert kit.complaint(code)["status"] == "baru"
+    tg.push_reply(JALAN, kit.first_message(JALAN, code).message_id, "/spam", user=OFFICER)
+    await kit.once()
+    assert unmark(code) == "baru"
+
+    # solved and confirmed by the citizen, then marked spam by mistake: solved again, no buttons
+    kit.clock.advance(minutes=5)
+    db = sqlite3.connect(tmp_path / "forwarder.db")
+    with db:
+        db.execute("update complaints set status = 'tuntas' where id = ?", (row["id"],))
+    db.close()
+    tg.push_reply(JALAN, kit.first_message(JALAN, code).message_id, "/spam", user=OFFICER)
+    await kit.once()
+    assert kit.complaint(code)["status"] == "spam"
+    assert unmark(code) == "tuntas"
+    await kit.once()
+    assert not tg.calls("editMessageText")[-1].params.get("reply_markup")  # closed: still no buttons

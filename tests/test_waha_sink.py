@@ -117,3 +117,56 @@ def test_whatsapp_chat_ids_are_checked(tmp_path: Path) -> None:
         parse_config(data, env={})
     assert [p.path for p in info.value.problems] == ["groups[0].chat_id"]
     assert "@g.us" in str(info.value)
+
+
+async def test_any_answer_shape_counts_as_sent_once(tmp_path: Path, waha: FakeWAHA) -> None:
+    create_smsd_schema(tmp_path / "smsd.db")
+    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    waha.answer = {"key": "3EB0ABC", "status": "PENDING"}  # another engine's body: the id as a string
+    _, drained = await run_once(config(tmp_path, waha))
+    assert drained.complete and len(waha.sent) == 1
+    conn = sqlite3.connect(tmp_path / "forwarder.db")
+    assert conn.execute("select state, message_ids from deliveries").fetchone() == ("sent", '["3EB0ABC"]')
+    conn.close()
+
+
+async def test_a_misspelt_session_holds_complaints_back(tmp_path: Path, waha: FakeWAHA) -> None:
+    create_smsd_schema(tmp_path / "smsd.db")
+    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    _, drained = await run_once(config(tmp_path, waha, session="defualt"))
+    assert not drained.complete and waha.sent == []
+    conn = sqlite3.connect(tmp_path / "forwarder.db")
+    assert {r[0] for r in conn.execute("select state from deliveries")} <= {"pending", "failed"}
+    conn.close()
+
+
+async def test_whatsapp_groups_get_no_reminders_they_cannot_act_on(tmp_path: Path, waha: FakeWAHA) -> None:
+    from datetime import timedelta
+
+    from forwarder.reminders import due_notices
+    from forwarder.store import Store
+
+    create_smsd_schema(tmp_path / "smsd.db")
+    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    data = config(tmp_path, waha)
+    data["heads"] = {"groups": [{"name": "pimpinan", "sink": "wa", "chat_id": "120363040000000001@g.us"}]}
+    _, drained = await run_once(data)
+    assert drained.complete
+    settings = parse_config(data, env={})
+    store = Store.open(settings.database)
+    try:
+        later = [due_notices(store, settings, WHEN + timedelta(days=d)) for d in (2.5, 6, 10)]
+    finally:
+        store.close()
+    assert [n for notices in later for n in notices if n.text.startswith(("Pengingat", "Lewat batas"))] == []
+
+
+def test_heads_private_chats_on_whatsapp_are_checked(tmp_path: Path) -> None:
+    data = config(tmp_path, FakeWAHA())
+    data["heads"] = {"people": [{"name": "Kepala Dinas", "sink": "wa", "chat_id": "6281234567890",
+                                 "groups": ["pertanian-pupuk"]}]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, env={})
+    assert [p.path for p in info.value.problems] == ["heads.people[0].chat_id"]
+    data["heads"]["people"][0]["chat_id"] = "6281234567890@c.us"
+    parse_config(data, env={})

@@ -20,7 +20,8 @@ The officer loop (Terima, Selesai, /tanya ...) and response-time figures need Te
 a WhatsApp group's complaints count as never acknowledged in ``forwarder report``.
 
 Errors: 401/403 -> InvalidToken (API key); 422 "Session status is not as expected" (the account is
-not linked or not ready) -> TemporaryError, retried every minute; 429 and 5xx -> TemporaryError;
+not linked or not ready) or 404 about the session (no session of that name) -> TemporaryError,
+retried every minute, so complaints wait instead of going to triage; 429 and 5xx -> TemporaryError;
 a read timeout -> UncertainDelivery (it may have been sent); other 4xx -> PermanentError (the
 complaint then goes to triage).
 """
@@ -101,11 +102,7 @@ class Sink:
         module docstring says."""
         response = await self._request("POST", "/api/sendText", sending=True,
                                        json={"session": self.config.session, "chatId": chat_id, "text": text})
-        body = _json(response) or {}
-        ident = body.get("id")
-        if isinstance(ident, dict):  # WEBJS engine: {"fromMe", "remote", "id", "_serialized"}
-            ident = ident.get("_serialized") or ident.get("id")
-        return str(ident or body.get("key", {}).get("id") or "")
+        return _message_id(_json(response) or {})
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -127,7 +124,7 @@ class Sink:
                      or response.text[:200])
         if status in (401, 403):
             raise InvalidToken(f"WAHA refused the API key ({status})", hint="check api_key (WAHA_API_KEY)")
-        if status == 422 and "session" in detail.lower():
+        if status in (404, 422) and "session" in detail.lower():  # 404: no such session (a typo?)
             raise TemporaryError(f"WhatsApp session {self.config.session!r} not ready: {detail}; scan the QR "
                                  "code in WAHA's dashboard", retry_after=SESSION_RETRY_SECS)
         if status == 429 or status >= 500:
@@ -135,6 +132,18 @@ class Sink:
             raise TemporaryError(f"WAHA answered {status}: {detail}",
                                  retry_after=float(retry) if retry and retry.isdigit() else None)
         raise PermanentError(f"WAHA answered {status}: {detail}", hint="check the group's chat_id (…@g.us)")
+
+
+def _message_id(body: dict[str, Any]) -> str:
+    """The sent message's id from WAHA's answer, whatever the engine's shape (WEBJS: ``id`` is
+    ``{"_serialized", "id", ...}``; others: a string, or a ``key`` object). Never raises: the
+    message is out, and failing here would send it again."""
+    for value in (body.get("id"), body.get("key")):
+        if isinstance(value, dict):
+            value = value.get("_serialized") or value.get("id")
+        if isinstance(value, (str, int)) and str(value):
+            return str(value)
+    return ""
 
 
 def _json(response: httpx.Response) -> dict[str, Any] | None:

@@ -25,8 +25,10 @@ TRIAGE = "120363049999999999@g.us"
 class FakeWAHA:
     def __init__(self) -> None:
         self.status = "WORKING"
+        self.session = "default"
         self.sent: list[dict[str, Any]] = []
         self._failures: list[int] = []
+        self.answer: dict[str, Any] | None = None  # replaces the created message's body (other engines)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,12 +88,18 @@ class FakeWAHA:
     async def _session(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        if request.match_info["session"] != self.session:
+            return web.json_response({"message": "We didn't find a session with name "
+                                                 f"'{request.match_info['session']}'", "statusCode": 404}, status=404)
         return web.json_response({"name": request.match_info["session"], "status": self.status})
 
     async def _send_text(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
         body = await request.json()
+        if body.get("session") != self.session:
+            return web.json_response({"message": f"We didn't find a session with name '{body.get('session')}'",
+                                      "statusCode": 404}, status=404)
         if self.status != "WORKING":
             return web.json_response({"error": "Session status is not as expected. Try again later or restart "
                                                "the session", "session": body.get("session"),
@@ -105,6 +113,8 @@ class FakeWAHA:
         ident = f"3EB0{next(self._ids):016X}"
         with self._lock:
             self.sent.append(dict(body, id=ident))
+        if self.answer is not None:
+            return web.json_response(self.answer)
         return web.json_response({"id": {"fromMe": True, "remote": body["chatId"], "id": ident,
                                          "_serialized": f"true_{body['chatId']}_{ident}"},
                                   "body": body["text"], "fromMe": True, "to": body["chatId"], "ack": 1})
