@@ -16,7 +16,8 @@ that held it and may not see it any more gets a ``rerouted`` event with ``from_g
 
 ``forwarder unmark CODE --reason TEXT --admin NAME`` undoes an officer's ``/spam`` or
 ``/duplikat`` (:func:`forwarder.casework.unmark_tx`): the complaint gets back the status it had,
-its messages their buttons, and reports count it again.
+its messages their buttons, and reports count it again; a duplicate's citizen, who was told it
+was merged, is told it is handled on its own again (template ``unmerged``).
 
 They act on the database only; a running daemon sends the new deliveries and edits.
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 import click
 
-from forwarder import casework, followups
+from forwarder import casework, citizen, followups
 from forwarder.config import Settings
 from forwarder.routing import route
 from forwarder.store import DEAD, OPEN_STATES, Destination, Store
@@ -168,19 +169,23 @@ def flag(code: str, confidential: bool, admin: str, config_path: str) -> None:
 def unmark(code: str, reason: str, admin: str, config_path: str) -> None:
     """Undo an officer's /spam or /duplikat on complaint CODE: it gets back the status it had
     (its buttons return) and response-time reports count it again."""
-    _, store = _open(config_path)
+    settings, store = _open(config_path)
     try:
         row = _complaint(store, code)
+        was = row["status"]
         try:
             with casework.transaction(store) as conn:
-                status = casework.unmark_tx(conn, store, store.now(), row, f"admin:{_admin(admin)}",
-                                            _admin(admin), reason)
+                now = store.now()
+                status = casework.unmark_tx(conn, store, now, row, f"admin:{_admin(admin)}", _admin(admin), reason)
+                # the citizen was told it had been merged into another complaint: tell them it is not
+                told = was == casework.DUPLICATE and citizen.queue_tx(
+                    conn, store, settings, now, row, "unmerged", f"unmerged:{row['id']}:{now}")
         except casework.ActionRefused as exc:
             raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
-    click.echo(f"{row['tracking_code']} is {status} again; the running daemon updates its group messages "
-               "within seconds (or the next `run --once`)")
+    click.echo(f"{row['tracking_code']} is {status} again{'; the citizen is told' if told else ''}; the "
+               "running daemon updates its group messages within seconds (or the next `run --once`)")
 
 
 commands = [reveal, flag, unmark]

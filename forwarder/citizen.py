@@ -11,6 +11,7 @@ What the citizen receives (keys of :data:`TEMPLATES`; each can be replaced in th
 ``reopened``        after "belum": it went back to the officers
 ``confirmed``       after "sudah": closed
 ``merged``          an officer marked it a duplicate (``/duplikat``): the code it was merged into
+``unmerged``        an admin undid that mark (``forwarder unmark``): it is handled on its own again
 ``status``          answer to ``CEK <code>``; ``unknown_code`` when no complaint has that code
 ==================  ============================================================================
 
@@ -59,6 +60,8 @@ TEMPLATES: dict[str, tuple[str, frozenset[str]]] = {
     "confirmed": ("Terima kasih, pengaduan {code} kami tutup.", frozenset({"code"})),
     "merged": (("Pengaduan {code} sama dengan pengaduan {of} yang sudah kami terima, jadi kami gabungkan. "
                 "Cek status: kirim CEK {of}"), frozenset({"code", "of"})),
+    "unmerged": (("Pengaduan {code} ternyata bukan duplikat, jadi kami tangani tersendiri. "
+                  "Cek status: kirim CEK {code}"), frozenset({"code"})),
     "status": ("Status pengaduan {code}: {status}.", frozenset({"code", "status"})),
     "unknown_code": ("Kode pengaduan {code} tidak ditemukan. Periksa lagi kodenya.", frozenset({"code"})),
 }

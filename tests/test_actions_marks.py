@@ -134,6 +134,14 @@ async def test_spam_and_duplicates_are_closed_and_left_out_of_the_report(tmp_pat
     second = runner.invoke(main, ["unmark", spam_code.lower(), "--reason", "salah lagi", "--admin", "Sari",
                                   "--config", str(config)])
     assert second.exit_code == 0 and f"{spam_code} is diterima again" in second.output, second.output
+    assert "citizen is told" not in second.output  # a spammer hears nothing
+    # the duplicate was not one after all: its citizen, told it was merged, hears it is separate
+    split = runner.invoke(main, ["unmark", dup_code, "--reason", "lokasi beda", "--admin", "Sari",
+                                 "--config", str(config)])
+    assert split.exit_code == 0 and "the citizen is told" in split.output, split.output
+    await kit.once()
+    told = [r for r in kit.outbox_sms() if r["DestinationNumber"] == "+6285700000002"][-1]["TextDecoded"]
+    assert told.startswith(f"Pengaduan {dup_code} ternyata bukan duplikat") and f"CEK {dup_code}" in told
 
 
 async def test_the_topic_set_by_an_officer_replaces_the_models_confidence(tmp_path: Path,
