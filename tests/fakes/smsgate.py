@@ -28,21 +28,22 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from fakes.loopback import LoopbackServer
+
 USER, PASSWORD = "forwarder", "rahasia-gateway"
 DEVICE = "ffffffffceb0b1db0000018e937c815b"
 
 
-class FakeSMSGate:
+class FakeSMSGate(LoopbackServer):
+    thread_name = "fake-smsgate"
+
     def __init__(self) -> None:
+        super().__init__()
         self.sent: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str]] = []
         self._failures: list[int] = []
         self.delay_next = 0.0  # seconds the next accepted send waits before answering
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -56,43 +57,9 @@ class FakeSMSGate:
         with self._lock:
             return [m["textMessage"]["text"] for m in self.sent if number in m["phoneNumbers"]]
 
-    # -- lifecycle ------------------------------------------------------------------------------
-    def __enter__(self) -> FakeSMSGate:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
-            pending = asyncio.all_tasks(loop)  # a late answer still sleeping (delay_next)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-smsgate", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop and self._thread:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/3rdparty/v1/messages", self._send)
         app.router.add_get("/3rdparty/v1/messages/{id}", self._state)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
 
     # -- the API --------------------------------------------------------------------------------
     def _authorised(self, request: web.Request) -> bool:

@@ -10,20 +10,24 @@ checked (401 without it). A session whose ``status`` is not ``WORKING`` answers 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 from typing import Any
 
 from aiohttp import web
 
+from fakes.loopback import LoopbackServer
+
 API_KEY = "kunci-waha-uji"
 GROUP = "120363041234567890@g.us"
 TRIAGE = "120363049999999999@g.us"
 
 
-class FakeWAHA:
+class FakeWAHA(LoopbackServer):
+    thread_name = "fake-waha"
+
     def __init__(self) -> None:
+        super().__init__()
         self.status = "WORKING"
         self.session = "default"
         self.sent: list[dict[str, Any]] = []
@@ -31,10 +35,6 @@ class FakeWAHA:
         self.answer: dict[str, Any] | None = None  # replaces the created message's body (other engines)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -48,38 +48,9 @@ class FakeWAHA:
         with self._lock:
             return [m["text"] for m in self.sent if m["chatId"] == chat_id]
 
-    def __enter__(self) -> FakeWAHA:
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-waha", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop and self._thread:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/sessions/{session}", self._session)
         app.router.add_post("/api/sendText", self._send_text)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
 
     @staticmethod
     def _authorised(request: web.Request) -> bool:
