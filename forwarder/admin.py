@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from forwarder.errors import ConfigError, StoreError
 from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, Store, parse_iso
+from forwarder.terminal import wide_console
 
 
 def open_config_and_store(config_path: str) -> tuple[Any, Store]:
@@ -46,12 +46,6 @@ def no_database(path: Any) -> str | None:
 
 
 _store = open_config_and_store
-
-
-def wide_console() -> Console:
-    """A rich console; in a pipe or a file 200 columns wide instead of squeezing tables to 80."""
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
 
 
 def _age(text: str | None) -> str:

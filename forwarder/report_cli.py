@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from forwarder.context import utcnow
 from forwarder.errors import ConfigError, DeliveryError, StoreError
 from forwarder.report import BY_CHOICES, Report, Row, build_report, parse_since
+from forwarder.terminal import wide_console
 
 config_option = click.option("--config", "config_path", default="config/groups.yaml", show_default=True,
                              type=click.Path(dir_okay=False), help="The YAML config.")
@@ -224,10 +224,7 @@ def report(config_path: str, since_text: str, until_text: str | None, by: str, o
                               deadlines=deadlines_of(settings), dinas_of=dinas_map(settings))
     finally:
         store.close()
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: do not squeeze the columns to 80
-        console = Console(width=200)
-    console.print(render_table(result))
+    wide_console().print(render_table(result))
     click.echo(f"not measured: {_left_out(result.excluded)}")
     if csv_path is not None:
         write_csv(result, csv_path)

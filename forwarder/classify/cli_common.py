@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from forwarder.classify.data import (
@@ -16,10 +15,9 @@ from forwarder.classify.data import (
     read_csv,
     read_label_map,
 )
+from forwarder.terminal import wide_console
 
-console = Console(highlight=False, soft_wrap=True)
-if not console.is_terminal:  # a pipe or a file: do not squeeze the tables to 80 columns
-    console = Console(highlight=False, soft_wrap=True, width=200)
+console = wide_console(highlight=False, soft_wrap=True)
 
 DEFAULT_CONFIG = Path("config/groups.yaml")
 """The config the admin commands read when ``--config`` is not given and this file exists."""
