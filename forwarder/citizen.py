@@ -243,18 +243,28 @@ def _smsd(settings: Settings, via: str) -> tuple[Path, str | None]:
     return Path(cfg.database), cfg.phone_id
 
 
+def _smsgate(settings: Settings, sources: Mapping[str, Any] | None,
+             row: followups.Followup) -> tuple[Any, str] | None:
+    """``(running source or None, message id)`` when ``row`` leaves through an SMSGate phone,
+    None when it goes through Gammu."""
+    if getattr(settings.sources.get(row.via), "type", None) != "android_sms_gateway":
+        return None
+    from forwarder.sources.android_sms import smsgate_message_id
+
+    return (sources or {}).get(row.via), smsgate_message_id(row.id, row.target, row.text or "")
+
+
 async def send_sms(settings: Settings, row: followups.Followup, sources: Mapping[str, Any] | None = None) -> str:
     """Send ``row`` by SMS through the source it names: queued in Gammu's outbox (parts split by
     :func:`queue_sms`; returns the outbox ID) or sent through the SMSGate phone (returns its
     message id). Raises TemporaryError (database locked/missing, phone unreachable),
     PermanentError, ValueError (no number)."""
-    if getattr(settings.sources.get(row.via), "type", None) == "android_sms_gateway":
-        source = (sources or {}).get(row.via)
+    phone = _smsgate(settings, sources, row)
+    if phone is not None:
+        source, message_id = phone
         if source is None:
             raise PermanentError(f"source {row.via!r} is not running", hint="check the config")
-        from forwarder.sources.android_sms import smsgate_message_id
-
-        return await source.send_sms(row.target, row.text or "", smsgate_message_id(row.id, row.target, row.text or ""))
+        return await source.send_sms(row.target, row.text or "", message_id)
     path, phone_id = _smsd(settings, row.via)
     outbox_id = await asyncio.to_thread(queue_sms, path, row.target, row.text or "", creator_id(row.id),
                                         phone_id=phone_id)
@@ -264,12 +274,10 @@ async def send_sms(settings: Settings, row: followups.Followup, sources: Mapping
 async def find_sms(settings: Settings, row: followups.Followup, sources: Mapping[str, Any] | None = None) -> str | None:
     """The Gammu ID of ``row``'s SMS when it is already in the outbox or sentitems (for SMSGate:
     its message id when the phone has it), else None."""
-    if getattr(settings.sources.get(row.via), "type", None) == "android_sms_gateway":
-        source = (sources or {}).get(row.via)
-        from forwarder.sources.android_sms import smsgate_message_id
-
-        return (await source.find_sms(smsgate_message_id(row.id, row.target, row.text or ""))
-                if source is not None else None)
+    phone = _smsgate(settings, sources, row)
+    if phone is not None:
+        source, message_id = phone
+        return await source.find_sms(message_id) if source is not None else None
     path, _ = _smsd(settings, row.via)
 
     def look() -> str | None:

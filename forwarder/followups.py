@@ -216,10 +216,7 @@ class Sender:
             self.disabled[row.via] = str(exc)
             self._update(row.id, state=PENDING, attempts=row.attempts, last_error=str(exc))
             log.error(kv(event="followup_sink_stopped", via=row.via, error=str(exc)))
-            channel = self._channel(row)
-            if self.health is not None and channel:
-                self.health.down(channel, f"login refused, sending stopped until restart: {exc}",
-                                 level=logging.ERROR)
+            self._report(row, f"login refused, sending stopped until restart: {exc}", level=logging.ERROR)
         except errors.MessageRejected as exc:
             if row.channel == X and row.uncertain and "duplicate" in str(exc).lower():
                 self._done(row, None)  # the uncertain first try did reach X
@@ -237,15 +234,21 @@ class Sender:
         else:
             self._done(row, ref)
 
-    def _channel(self, row: Followup) -> str | None:
-        return f"citizen:{row.channel}:{row.via}" if row.channel in (SMS, X) else None
+    def _report(self, row: Followup, failure: str | None, level: int = logging.WARNING) -> None:
+        """Tell the health of ``row``'s way to citizens (``citizen:<channel>:<source>``) that it
+        worked (``failure`` None) or failed; group posts and edits are the dispatcher's."""
+        if self.health is None or row.channel not in (SMS, X):
+            return
+        channel = f"citizen:{row.channel}:{row.via}"
+        if failure is None:
+            self.health.up(channel)
+        else:
+            self.health.down(channel, failure, level=level)
 
     def _done(self, row: Followup, ref: str | None) -> None:
         self._update(row.id, state=SENT, ref=ref, sent_at=self.store.now(), last_error=None)
         self.sent += 1
-        channel = self._channel(row)
-        if self.health is not None and channel:
-            self.health.up(channel)
+        self._report(row, None)
 
     def _dead(self, row: Followup, reason: str) -> None:
         self._update(row.id, state=DEAD, last_error=reason[:1000])
@@ -261,9 +264,7 @@ class Sender:
             self._dead(row, f"{attempts} attempts failed; last: {exc}")
             return
         uncertain = row.uncertain or isinstance(exc, errors.UncertainDelivery)
-        channel = self._channel(row)
-        if self.health is not None and channel:
-            self.health.down(channel, str(exc)[:300])
+        self._report(row, str(exc)[:300])
         self._update(row.id, state=PENDING, attempts=attempts, uncertain=int(uncertain),
                      last_error=str(exc)[:1000],
                      next_attempt_at=iso(self.store.clock() + timedelta(seconds=wait)))
