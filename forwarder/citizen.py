@@ -117,11 +117,8 @@ def reach(settings: Settings, store: Store, row: Mapping[str, Any]) -> tuple[str
     source = settings.sources.get(row["source"])
     meta = complaint_meta(dict(row))
     kind = getattr(source, "type", None)
-    if kind in SMS_SOURCE_TYPES and getattr(source, "can_reply", True):
-        reporter = str(row["reporter"] or "")
-        if meta.get("sender_kind", "msisdn") != "msisdn" or not reporter.startswith("+"):
-            return None
-        return followups.SMS, row["source"], reporter
+    if kind in SMS_SOURCE_TYPES:
+        return sms_target(settings, row["source"], str(row["reporter"] or ""), meta)
     if kind == "twitter" and getattr(source, "can_reply", False):
         latest = store.db.execute(
             "select json_extract(meta, '$.tweet_id') from citizen_inbound where complaint_id = ? and "
@@ -129,6 +126,19 @@ def reach(settings: Settings, store: Store, row: Mapping[str, Any]) -> tuple[str
         tweet = (latest and latest[0]) or meta.get("tweet_id")
         return (followups.X, row["source"], str(tweet)) if tweet else None
     return None
+
+
+def sms_target(settings: Settings, source: str, reporter: str,
+               meta: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """``(sms, source, number)`` when an SMS from ``reporter`` through ``source`` can be answered:
+    an SMS source that can send (an SMSGate phone needs its ``api_url``) and a real number (E.164,
+    not a short code or a sender name), else None."""
+    cfg = settings.sources.get(source)
+    if getattr(cfg, "type", None) not in SMS_SOURCE_TYPES or not getattr(cfg, "can_reply", True):
+        return None
+    if meta.get("sender_kind", "msisdn") != "msisdn" or not reporter.startswith("+"):
+        return None
+    return followups.SMS, source, reporter
 
 
 def too_long(settings: Settings, channel: str, text: str) -> str | None:

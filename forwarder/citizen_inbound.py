@@ -270,10 +270,8 @@ def match(store: Store, settings: Settings, incoming: IncomingComplaint,
 def _sender(settings: Settings, source: str, incoming: IncomingComplaint) -> tuple[str, str, str] | None:
     """Where to answer the sender of ``incoming`` itself (a CEK may come from another number)."""
     kind = getattr(settings.sources.get(source), "type", None)
-    if kind in citizen.SMS_SOURCE_TYPES and getattr(settings.sources[source], "can_reply", True) and \
-            incoming.reporter.startswith("+") and \
-            (incoming.meta or {}).get("sender_kind", "msisdn") == "msisdn":
-        return followups.SMS, source, incoming.reporter
+    if kind in citizen.SMS_SOURCE_TYPES:
+        return citizen.sms_target(settings, source, incoming.reporter, incoming.meta or {})
     if kind == "twitter" and getattr(settings.sources[source], "can_reply", False) and incoming.meta.get("tweet_id"):
         return followups.X, source, str(incoming.meta["tweet_id"])
     return None

@@ -387,9 +387,9 @@ class Pipeline:
             try:
                 await listen()
             except errors.DeliveryError as exc:
-                hint = getattr(exc, "hint", "")
-                self.store.record_poll(name, f"{exc} {hint}".strip())
-                self.health.down(f"source:{name}", f"{exc} {hint}".strip(), level=logging.ERROR)
+                reason = f"{exc} {getattr(exc, 'hint', '')}".strip()
+                self.store.record_poll(name, reason)
+                self.health.down(f"source:{name}", reason, level=logging.ERROR)
 
     async def close(self) -> None:
         for thing in [*self.sources.values(), *self.sinks.values()]:
