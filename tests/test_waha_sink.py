@@ -44,6 +44,12 @@ def config(tmp_path: Path, waha: FakeWAHA, **sink: Any) -> dict[str, Any]:
     }
 
 
+def one_sms(tmp_path: Path, text: str = "pupuk langka") -> None:
+    """A Gammu-format inbox with one SMS, for the config's ``sms`` source."""
+    create_smsd_schema(tmp_path / "smsd.db")
+    add_inbox_sms(tmp_path / "smsd.db", "081234567001", text, WHEN, timezone="UTC")
+
+
 async def run_once(data: dict[str, Any]) -> Any:
     settings = parse_config(data, env={})
     pipeline = Pipeline.build(settings, context=Context(clock=lambda: WHEN), model=KeywordModel())
@@ -77,8 +83,7 @@ async def test_complaints_reach_whatsapp_groups_once_and_masked(tmp_path: Path, 
 
 async def test_an_unlinked_account_holds_complaints_back_until_it_is_linked(tmp_path: Path,
                                                                            waha: FakeWAHA) -> None:
-    create_smsd_schema(tmp_path / "smsd.db")
-    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    one_sms(tmp_path)
     waha.status = "SCAN_QR_CODE"
     data = config(tmp_path, waha)
     _, drained = await run_once(data)
@@ -97,8 +102,7 @@ async def test_an_unlinked_account_holds_complaints_back_until_it_is_linked(tmp_
 
 
 async def test_a_refused_key_stops_the_sink_and_nothing_is_dropped(tmp_path: Path, waha: FakeWAHA) -> None:
-    create_smsd_schema(tmp_path / "smsd.db")
-    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    one_sms(tmp_path)
     _, drained = await run_once(config(tmp_path, waha, api_key="kunci-salah"))
     assert not drained.complete and waha.sent == []
     conn = sqlite3.connect(tmp_path / "forwarder.db")
@@ -120,8 +124,7 @@ def test_whatsapp_chat_ids_are_checked(tmp_path: Path) -> None:
 
 
 async def test_any_answer_shape_counts_as_sent_once(tmp_path: Path, waha: FakeWAHA) -> None:
-    create_smsd_schema(tmp_path / "smsd.db")
-    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    one_sms(tmp_path)
     waha.answer = {"key": "3EB0ABC", "status": "PENDING"}  # another engine's body: the id as a string
     _, drained = await run_once(config(tmp_path, waha))
     assert drained.complete and len(waha.sent) == 1
@@ -131,8 +134,7 @@ async def test_any_answer_shape_counts_as_sent_once(tmp_path: Path, waha: FakeWA
 
 
 async def test_a_misspelt_session_holds_complaints_back(tmp_path: Path, waha: FakeWAHA) -> None:
-    create_smsd_schema(tmp_path / "smsd.db")
-    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    one_sms(tmp_path)
     _, drained = await run_once(config(tmp_path, waha, session="defualt"))
     assert not drained.complete and waha.sent == []
     conn = sqlite3.connect(tmp_path / "forwarder.db")
@@ -146,8 +148,7 @@ async def test_whatsapp_groups_get_no_reminders_they_cannot_act_on(tmp_path: Pat
     from forwarder.reminders import due_notices
     from forwarder.store import Store
 
-    create_smsd_schema(tmp_path / "smsd.db")
-    add_inbox_sms(tmp_path / "smsd.db", "081234567001", "pupuk langka", WHEN, timezone="UTC")
+    one_sms(tmp_path)
     data = config(tmp_path, waha)
     data["heads"] = {"groups": [{"name": "pimpinan", "sink": "wa", "chat_id": "120363040000000001@g.us"}]}
     _, drained = await run_once(data)
