@@ -31,6 +31,10 @@ MASKED = [
     # e-mail, accounts
     ("kirim ke budi.santoso@gmail.com ya", "kirim ke [EMAIL] ya"),
     ("cc @budi_s dan @LAPOR1708", "cc [AKUN] dan [AKUN]"),
+    ("cek ig @budi.santoso.", "cek ig [AKUN]."),  # Instagram/TikTok handles: dots inside
+    ("https://x.com/budi_s/status/1234 dan twitter.com/LAPOR1708",
+     "https://x.com/[AKUN]/status/1234 dan twitter.com/[AKUN]"),
+    ("fb: facebook.com/budi.santoso.9", "fb: facebook.com/[AKUN]"),
     # plates
     ("motor S 1234 AB ngebut", "motor [PLAT] ngebut"),
     ("mobil L1234XY parkir di trotoar", "mobil [PLAT] parkir di trotoar"),
@@ -57,6 +61,19 @@ MASKED = [
     ("Saya Budi Santoso, NIK 3522011203870004, pupuk langka", "Saya [NAMA], NIK [NIK], pupuk langka"),
     ("selamat pagi saya Sri Lestari Ariani warga Kapas", "selamat pagi saya [NAMA] warga Kapas"),
     ("jalan depan rumah rusak. Hormat saya Rachmat Kartono", "jalan depan rumah rusak. Hormat saya [NAMA]"),
+    # one capitalised word, when the introduction goes on after it
+    ("Saya Budi mau lapor jalan rusak", "Saya [NAMA] mau lapor jalan rusak"),
+    ("selamat malam, saya Nina, saya ingin mengadu", "selamat malam, saya [NAMA], saya ingin mengadu"),
+    ("sy Rachmat warga desa Kapas", "sy [NAMA] warga desa Kapas"),
+    # signatures
+    ("hp 0812 3456 7890. Hormat saya, Sri Wahyuni", "hp [NO HP]. Hormat saya, [NAMA]"),
+    ("jalan rusak. Hormat kami, TTD Hendrawan Kristiyanto Ketua RT 04",
+     "jalan rusak. Hormat kami, TTD [NAMA] Ketua RT 04"),
+    ("pupuk langka sejak minggu lalu. Terima kasih. Salam, Fahmi",
+     "pupuk langka sejak minggu lalu. Terima kasih. Salam, [NAMA]"),
+    ("parkir liar di depan pasar. Terimakasih Salam Eko", "parkir liar di depan pasar. Terimakasih Salam [NAMA]"),
+    ("Pelapor : Lukman RT 3 RW 2", "Pelapor : [NAMA] RT 3 RW 2"),
+    ("Nama pengadu : Eric Hutani Alamat Kapas", "Nama pengadu : [NAMA] Alamat Kapas"),
     # everything at once
     ("Nama saya Budi, NIK 3522011203900001, hp 0812-3456-7890, motor S 1234 AB",
      "Nama saya [NAMA], NIK [NIK], hp [NO HP], motor [PLAT]"),
@@ -86,7 +103,16 @@ UNCHANGED = [
     "SAYA SANGAT KECEWA DENGAN JALAN RUSAK",          # capitals throughout
     "dikampung saya Candi Lontar Kulon banjir lagi",  # "saya" owns a place
     "tagihan saya Bulan April naik sepuluh kali",
-    "saya Budi mau lapor jalan rusak",                 # one word: too weak a sign alone
+    "saya Budi lapor jalan rusak",                     # one word, and no introduction goes on
+    "Bapak / Ibu yg saya Hormati mau tanya",           # "saya" does the verb
+    "penjelasan yang bisa saya Terima, krn belum cair",
+    "Salam, Pak Eri. Jalan rusak parah di Kapas sejak lama",  # a greeting at the start
+    "jalan rusak parah sekali di Kapas. Salam sejahtera",
+    "Jalan rusak parah. Hormat kami, Sekretaris RT 05",      # a title, not a name
+    "jalan rusak parah dan berlubang. Wassalam Wr. Wb.",
+    "petugas tanpa ada salam senyum serta egois",      # "salam" in a sentence
+    "tanpa mengurangi rasa hormat saya DKPP untuk selanjutnya",
+    "cek instagram.com/reel/Cfag2_agO22/ dan x.com/i/status/1",  # a post, not an account
     "mereka atas namakan pedagang",
     "bernamakan Ikatan Mahasiswa",
     "hafal Al-Qur'an. Kalau dulu",
@@ -146,6 +172,10 @@ _CUES = re.compile(
     r"nama|a\s*[./]\s*n\b|\ban\.|bernama|dengan\s+(?:saya|sy)|perkenalkan|kulo"
     r"|(?:saya|sy)\s+(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari|mas|mbak|mbk|mba)\b"
     r"|\b(?:saya|sy|aku)\s+(?-i:[A-Z][^\W\d_]+\s+[A-Z])"  # a plain "saya" before a capitalised name
+    r"|\b(?:saya|sy|aku)\s+(?-i:[A-Z][^\W\d_]+)\s*(?:,|(?:dari|dr|warga|tinggal|asal|mau|ingin|pengen"
+    r"|selaku|sebagai|yang|yg)\b)"  # ... or before one, the introduction going on
+    r"|hormat\s+(?:saya|sy|kami)|salam|pelapor|pengadu|pengirim"  # signatures, report forms
+    r"|\b(?:x|twitter|instagram|facebook|fb|threads)\.(?:com|net)/"  # account addresses
     r"|@|(?:\+?62|\b0)[ .\-]?8|\(?\b0\d{2,3}\)?[ .\-]?\d{5,8}|\d{6}(?:[ .\-]?\d){9}"
     r"|\b[A-Z]{1,2}\s?\d{1,4}\s?[A-Z]{1,3}\b|plat|nopol|kendaraan|motor|mobil|truk|bus",
     re.IGNORECASE)
