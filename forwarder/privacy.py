@@ -84,9 +84,10 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9
 # X handles are 1-15 of [A-Za-z0-9_]; Instagram and TikTok allow up to 30 and inner dots
 _ACCOUNT = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){0,29}(?![\w@])")
 # the account in a profile or post address: "x.com/budi_s/status/1", "instagram.com/budi.s";
-# TikTok addresses name accounts with "@", which _ACCOUNT finds; the paths listed are not accounts
+# TikTok addresses name accounts with "@", which _ACCOUNT finds; the paths listed are not accounts,
+# nor are other hosts' paths ("pic.twitter.com/AbC1" is a photo)
 _PROFILE_URL = re.compile(
-    r"\b(?:x|twitter|instagram|facebook|fb|threads)\.(?:com|net)/(?!(?:reels?|p|tv|stories|status|i"
+    r"(?<![\w.\-])(?:(?:www|m|mobile)\.)?(?:x|twitter|instagram|facebook|fb|threads)\.(?:com|net)/(?!(?:reels?|p|tv|stories|status|i"
     r"|intent|share|sharer|hashtag|explore|search|home|watch|groups|events|pages|photos?|videos?"
     r"|story\.php|permalink\.php|profile\.php|login|[a-z]+\.php)(?![\w.]))"
     r"([A-Za-z0-9_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){0,49})", re.IGNORECASE)

@@ -35,6 +35,7 @@ MASKED = [
     ("https://x.com/budi_s/status/1234 dan twitter.com/LAPOR1708",
      "https://x.com/[AKUN]/status/1234 dan twitter.com/[AKUN]"),
     ("fb: facebook.com/budi.santoso.9", "fb: facebook.com/[AKUN]"),
+    ("https://www.instagram.com/budi_s/ m.facebook.com/budi", "https://www.instagram.com/[AKUN]/ m.facebook.com/[AKUN]"),
     # plates
     ("motor S 1234 AB ngebut", "motor [PLAT] ngebut"),
     ("mobil L1234XY parkir di trotoar", "mobil [PLAT] parkir di trotoar"),
@@ -113,6 +114,7 @@ UNCHANGED = [
     "petugas tanpa ada salam senyum serta egois",      # "salam" in a sentence
     "tanpa mengurangi rasa hormat saya DKPP untuk selanjutnya",
     "cek instagram.com/reel/Cfag2_agO22/ dan x.com/i/status/1",  # a post, not an account
+    "foto: pic.twitter.com/AbC123xyz",                # a photo, not an account
     "mereka atas namakan pedagang",
     "bernamakan Ikatan Mahasiswa",
     "hafal Al-Qur'an. Kalau dulu",
