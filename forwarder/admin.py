@@ -24,11 +24,18 @@ def open_config_and_store(config_path: str) -> tuple[Any, Store]:
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
+    return settings, open_database(settings)
+
+
+def open_database(settings: Any) -> Store:
+    """The forwarder database of ``settings`` for a reading command. Raises ClickException (exit
+    1, like every reading command) when it does not exist (it is never created here) or cannot be
+    opened."""
     missing = no_database(settings.database)
     if missing:
         raise click.ClickException(missing)
     try:
-        return settings, Store.open(settings.database)
+        return Store.open(settings.database)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -1,7 +1,9 @@
 """The ``forwarder`` command line: the only place that prints errors and chooses exit codes.
 
 Exit codes: 0 success; 1 the job ran but something is left undone (deliveries still open,
-problems found); 2 the config is unusable; 3 the model or database cannot be used.
+problems found), or the command could not do it (no forwarder database at the config's path, a
+model that does not load: the message says why); 2 the config is unusable (or the command line is
+wrong).
 """
 
 from __future__ import annotations

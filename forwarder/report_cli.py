@@ -16,7 +16,7 @@ import click
 from rich.table import Table
 
 from forwarder.context import utcnow
-from forwarder.errors import ConfigError, DeliveryError, StoreError
+from forwarder.errors import ConfigError, DeliveryError
 from forwarder.report import BY_CHOICES, Report, Row, build_report, parse_since
 from forwarder.terminal import wide_console
 
@@ -51,18 +51,16 @@ def _calendar(settings):
 
 
 def _store(settings):
-    from forwarder.admin import no_database
-    from forwarder.store import Store
+    from forwarder.admin import open_database
 
-    missing = no_database(settings.database)
-    if missing:
-        click.echo(missing, err=True)
-        sys.exit(3)
-    try:
-        return Store.open(settings.database)
-    except StoreError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(3)
+    return open_database(settings)  # exit 1 with "no forwarder database at ...", as `status`
+
+
+def chart_path(settings) -> Path:
+    """Where ``forwarder report`` draws its chart without ``--out``: ``report.png`` in the
+    directory of the config's ``database`` (``var/report.png`` for ``var/forwarder.db``), where
+    the daemon keeps its other files, not wherever the command happens to be run."""
+    return Path(settings.database).parent / "report.png"
 
 
 as_of_option = click.option(
@@ -190,13 +188,14 @@ def _left_out(excluded: dict[str, int]) -> str:
               help="Up to (excluded), same forms as --since; default now.")
 @click.option("--by", type=click.Choice(BY_CHOICES), default="dinas", show_default=True,
               help="One row per dinas, officer group, kecamatan or topic.")
-@click.option("--out", "out_path", default="report.png", show_default=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PNG chart.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the PNG chart [default: report.png next to the config's "
+                   "database, e.g. var/report.png].")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures as CSV.")
 @click.option("--no-chart", is_flag=True, help="Print the table only.")
 @as_of_option
-def report(config_path: str, since_text: str, until_text: str | None, by: str, out_path: Path,
+def report(config_path: str, since_text: str, until_text: str | None, by: str, out_path: Path | None,
            csv_path: Path | None, no_chart: bool, as_of: str | None) -> None:
     """Response times per dinas, group, kecamatan or topic: time to first acknowledgment and to
     done (median, p90, in working hours), share within the deadlines, reopen rate.
@@ -227,11 +226,22 @@ def report(config_path: str, since_text: str, until_text: str | None, by: str, o
     wide_console().print(render_table(result))
     click.echo(f"not measured: {_left_out(result.excluded)}")
     if csv_path is not None:
-        write_csv(result, csv_path)
-        click.echo(f"CSV written to {csv_path}")
+        _write(write_csv, result, csv_path, "--csv")
+        click.echo(f"CSV written to {csv_path.resolve()}")
     if not no_chart:
-        write_chart(result, out_path)
-        click.echo(f"chart written to {out_path}")
+        out_path = out_path or chart_path(settings)
+        _write(write_chart, result, out_path, "--out")
+        click.echo(f"chart written to {out_path.resolve()}")
+
+
+def _write(writer, result: Report, path: Path, option: str) -> None:
+    """``writer(result, path)``; a file that cannot be written is a ClickException naming the
+    option that chooses another place."""
+    try:
+        writer(result, path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path.resolve()}: {exc.strerror or exc}; "
+                                   f"{option} PATH writes it elsewhere") from exc
 
 
 @click.command()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from forwarder.classify.admin import model_group
 from forwarder.classify.cli import train_command
 from forwarder.classify.data import read_officer_labels
 from forwarder.classify.model import load_model
-from forwarder.classify.store import open_store
+from forwarder.classify.store import ModelStore, bundled_refusal, open_store
 from forwarder.errors import ModelError
 
 DATA = Path(__file__).parent / "data"
@@ -316,3 +318,143 @@ def test_evaluate_after_promote_scores_the_current_model(tmp_path, promoted):
     assert list((store / "versions" / current / "evaluation").glob("confusion-current-*.png"))
     # naming the current version does the same
     assert "the current model" in run("evaluate", current, "--store", str(store), "--data", str(FRESH), *COMMON)
+
+
+# ---- the bundled model is never changed ------------------------------------------------------------
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_bundled_model_is_never_converted_nor_written(tmp_path, repo):
+    """`model train` on the git-tracked models/default would move its files into versions/ and the
+    next update of forwarder would conflict with them: every changing command refuses it, and the
+    refusal's own command makes a store that works."""
+    bundled = repo / "models" / "default"
+    before = _snapshot(bundled)
+    config = config_for(tmp_path, tmp_path / "models" / "mine")
+    for args in (["train", "--data", str(SMALL), *COMMON], ["promote"], ["rollback"],
+                 ["evaluate", "--data", str(FRESH), *COMMON]):
+        with_config = [] if args == ["rollback"] else ["--config", str(config)]
+        out = fail(*args, "--store", str(bundled), *with_config)
+        assert f"{bundled} is the model bundled with forwarder (tracked by git" in out, out
+        assert f"cp -r {bundled} {repo / 'models' / 'bojonegoro'}" in out
+        if with_config:  # the config's own model
+            assert f"pass `--store {tmp_path / 'models' / 'mine'}`" in out
+    # reading it is fine; it is not a store, and the hint is the copy, not a conversion
+    out = fail("list", "--store", str(bundled))
+    assert "single model" in out and "cp -r" in out and "turns it into one" not in out
+    assert _snapshot(bundled) == before and not (repo / "models" / "bojonegoro").exists()
+
+    # a link to it (a deployment that linked instead of copying) is the bundled model too
+    (tmp_path / "models").mkdir(exist_ok=True)
+    (tmp_path / "models" / "default").symlink_to(bundled)
+    out = fail("train", "--store", "models/default", "--data", str(SMALL), *COMMON)
+    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("cp -r "))
+    assert command == f"cp -r {bundled} models/bojonegoro"
+    assert "set `model: models/bojonegoro` in the config" in out
+    subprocess.run(shlex.split(command), check=True)  # as the admin would
+    run("train", "--store", "models/bojonegoro", "--data", str(SMALL), *COMMON)
+    own = open_store(tmp_path / "models" / "bojonegoro")
+    assert own.current_id == load_model(bundled).version  # the bundled model is the first version
+    assert [v.status for v in own.versions()][-1] == "candidate"
+    assert _snapshot(bundled) == before
+
+
+def test_a_bundled_model_converted_earlier_is_moved_out(tmp_path, repo):
+    """Installations that fell into the trap before get the way out: move the store, restore."""
+    converted = tmp_path / "default"
+    (converted / "versions").mkdir(parents=True)
+    text = bundled_refusal(converted, "tuban")
+    assert f"mv {converted} {tmp_path / 'tuban'}" in text
+    if (repo / ".git").exists():
+        assert f"git -C {repo} checkout -- models/default" in text
+    (tmp_path / "tuban").mkdir()
+    plain = tmp_path / "plain"
+    assert f"Use your own store instead: give `--store {tmp_path / 'tuban'}`" in bundled_refusal(plain, "tuban")
+
+
+# ---- rollback walks the promotion history back -----------------------------------------------------
+
+def three_promoted(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A store where A, then B, then C were promoted (C current)."""
+    store = tmp_path / "store"
+    ids = []
+    for _ in range(3):
+        run("train", "--store", str(store), "--data", str(SMALL), *COMMON)
+        ids.append(open_store(store).newest_candidate().id)
+        run("promote", ids[-1], "--store", str(store), "--force")
+    return store, ids
+
+
+def test_rollback_goes_one_promotion_further_back_each_time(tmp_path):
+    store, (a, b, c) = three_promoted(tmp_path)
+    listing = run("list", "--store", str(store))
+    assert f"current: {c}; `forwarder model rollback --store {store}` goes back to: {b} -> {a}" in listing
+    assert "CURRENT" in listing
+
+    out = run("rollback", "--store", str(store), "--by", "admin")
+    assert f"{b} is now the current model (was {c})" in out and f"goes back to: {a}" in out
+    out = run("rollback", "--store", str(store))  # not back to C: further back
+    assert open_store(store).current_id == a
+    assert "no earlier version to go back to" in out
+    out = fail("rollback", "--store", str(store))
+    assert f"no earlier version to roll back to: {a} is the first version made current in {store}" in out
+    assert f"forwarder model rollback --store {store} VERSION" in out
+    assert open_store(store).current_id == a
+    assert f"current: {a}; " in run("list", "--store", str(store))
+
+    # naming a version: C again; a bare rollback then undoes that
+    run("rollback", c, "--store", str(store))
+    assert open_store(store).promotions() == [a, c]
+    run("rollback", "--store", str(store))
+    assert open_store(store).current_id == a
+    assert "already the current model" in fail("rollback", a, "--store", str(store))
+    actions = [h["action"] for h in open_store(store).history()]
+    assert actions == ["promote (forced)"] * 3 + ["rollback"] * 4
+
+
+def test_rollback_to_a_version_in_the_history_cuts_it_back(tmp_path):
+    store, (a, b, c) = three_promoted(tmp_path)
+    run("rollback", a, "--store", str(store))
+    assert open_store(store).promotions() == [a]
+    assert "no earlier version" in fail("rollback", "--store", str(store))
+    run("promote", b, "--store", str(store), "--force")  # an earlier version promoted again
+    assert open_store(store).promotions() == [a, b]
+    run("rollback", "--store", str(store))
+    assert open_store(store).current_id == a
+
+
+def _history(store: Path, current: str, *moves: tuple[str, str | None, str]) -> ModelStore:
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "current").write_text(current + "\n")
+    (store / "history.jsonl").write_text("".join(
+        json.dumps({"at": "2026-01-01T00:00:00+00:00", "action": action, "from": frm, "to": to,
+                    "by": ""}) + "\n" for action, frm, to in moves))
+    return ModelStore(store)
+
+
+def test_stores_written_by_earlier_versions_still_work(tmp_path):
+    # the old rollback toggled: A, B, C promoted, then rollback (to B), rollback (to C again)
+    old = _history(tmp_path / "old", "C", ("adopted the model that was here", None, "A"),
+                   ("promote", "A", "B"), ("promote (forced)", "B", "C"), ("rollback", "C", "B"),
+                   ("rollback", "B", "C"))
+    assert old.promotions() == ["A", "B", "C"] and old.rollback_target() == "B"
+    # `current` rewritten but the history line lost (interrupted), or edited by hand
+    assert _history(tmp_path / "lost", "B", ("promote", None, "A"), ("promote", "A", "B"),
+                    ("promote", "B", "C")).promotions() == ["A", "B"]
+    assert _history(tmp_path / "hand", "X", ("promote", None, "A")).promotions() == ["A", "X"]
+    # no history.jsonl at all: only the current version, nothing earlier
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "current").write_text("A\n")
+    assert ModelStore(bare).promotions() == ["A"] and ModelStore(bare).rollback_target() is None
+    assert ModelStore(tmp_path / "empty").promotions() == []
+
+
+def test_a_broken_history_line_is_named(tmp_path):
+    store = _history(tmp_path / "s", "A", ("promote", None, "A"))
+    with open(store.root / "history.jsonl", "a") as handle:
+        handle.write('{"at": "2026-01-02T00:00:00+00:00", "act\n')
+    with pytest.raises(ModelError, match=r"history.jsonl, line 2: not a history entry"):
+        store.promotions()

@@ -79,3 +79,41 @@ def test_report_refuses_bad_periods(tmp_path: Path) -> None:
     assert backwards.exit_code == 2 and "after --since" in backwards.output
     missing = runner.invoke(main, ["report", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "cannot read the config" in missing.output
+
+
+def test_report_draws_next_to_the_database_by_default(tmp_path: Path, monkeypatch) -> None:
+    """Not into whatever directory the admin happens to be in: beside var/forwarder.db."""
+    config = write_config(tmp_path)
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(main, ["report", "--config", str(config), "--since", "2026-08-01",
+                                       "--as-of", "2026-08-26T12:00"])
+    assert result.exit_code == 0, result.output
+    chart = tmp_path / "var" / "report.png"
+    assert chart.read_bytes().startswith(PNG_MAGIC)
+    assert f"chart written to {chart}" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_report_without_a_database_exits_like_status(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(config.read_text(encoding="utf-8").replace(
+        str(tmp_path / "var" / "forwarder.db"), str(tmp_path / "nowhere" / "forwarder.db")), encoding="utf-8")
+    runner = CliRunner()
+    status = runner.invoke(main, ["status", "--config", str(wrong)])
+    report = runner.invoke(main, ["report", "--config", str(wrong)])
+    assert report.exit_code == status.exit_code == 1, report.output
+    assert f"no forwarder database at {tmp_path / 'nowhere' / 'forwarder.db'}" in report.output
+    assert not (tmp_path / "nowhere").exists()  # a reading command creates nothing
+
+
+def test_report_says_when_the_chart_cannot_be_written(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    result = CliRunner().invoke(main, ["report", "--config", str(config), "--since", "2026-08-01",
+                                       "--out", str(blocker / "chart.png")])
+    assert result.exit_code == 1
+    assert f"cannot write {blocker / 'chart.png'}" in result.output and "--out PATH" in result.output

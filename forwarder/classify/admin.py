@@ -6,7 +6,7 @@
                              [--config CFG] ...
     forwarder model evaluate [VERSION] --store S --data CSV [--database DB] [--config CFG]
     forwarder model promote  [VERSION] --store S [--config CFG] [--force]
-    forwarder model rollback [VERSION] --store S
+    forwarder model rollback [VERSION] --store S   # no VERSION: one promotion further back each time
     forwarder model list     --store S
     forwarder model show     [VERSION] --store S
 
@@ -54,7 +54,7 @@ from forwarder.classify.compare import compare, fit_problems, fit_warnings, grou
 from forwarder.classify.data import TrainingDataError, read_officer_labels
 from forwarder.classify.evaluate import confusion_png, evaluate
 from forwarder.classify.model import TopicModel, load_model, row_hash
-from forwarder.classify.store import ModelStore, Version, open_store
+from forwarder.classify.store import ModelStore, Version, bundled_refusal, is_bundled, open_store
 from forwarder.errors import ModelError
 
 RELOAD_HINT = ("the running daemon uses it after `systemctl reload forwarder` (or `kill -HUP <pid>`; "
@@ -63,13 +63,26 @@ RELOAD_HINT = ("the running daemon uses it after `systemctl reload forwarder` (o
 
 store_option = click.option(
     "--store", default="models/default", show_default=True, type=click.Path(file_okay=False),
-    help="Model store directory (the config's `model:`).",
+    help="Model store directory: the one the config's `model:` names. The model bundled with "
+         "forwarder (models/default of its repository) is never changed: copy it first "
+         "(`cp -r models/default models/bojonegoro`).",
 )
 
 
-def _store(path: str, create: bool = False) -> ModelStore:
+def _store(path: str, create: bool = False, write: bool = False, settings: Any = None,
+           config: str | None = None) -> ModelStore:
+    """The store at ``path`` (see :func:`open_store`). ``write``/``create`` for the commands that
+    change it: the bundled model is refused with the commands that make a store of one's own
+    (named after the config's kabupaten), and the config's own `model:` when it is another."""
+    if (create or write) and is_bundled(path):
+        own = settings.kabupaten.lower().replace(" ", "-") if settings is not None else "bojonegoro"
+        message = bundled_refusal(path, own, config)
+        if settings is not None and not is_bundled(settings.model):
+            message += (f"\n({config} uses the model {settings.model}: if that is your store, "
+                        f"pass `--store {settings.model}`)")
+        raise click.ClickException(message)
     try:
-        return open_store(path, create=create)
+        return open_store(path, create=create, write=write)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -99,7 +112,7 @@ def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_
     from forwarder.classify.train import train_and_evaluate
 
     settings, config = load_settings(config_path, "forwarder model train")
-    model_store = _store(store, create=True)
+    model_store = _store(store, create=True, settings=settings, config=config)
     steps = ["reading data", "fitting the candidate", "comparing with the current model", "writing"]
     columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn()]
@@ -168,7 +181,7 @@ def evaluate_cmd(version, data, text_column, label_column, label_map, database, 
     left out. A candidate's comparison is stored in its card and is what `promote` decides on.
     """
     settings, config = load_settings(config_path, "forwarder model evaluate")
-    model_store = _store(store)
+    model_store = _store(store, write=True, settings=settings, config=config)  # cards, PNGs
     chosen = _chosen(model_store, version, store, "evaluate")
     labelled = read_training_data(data, text_column, label_column, None, label_map)
     if database:
@@ -249,7 +262,7 @@ def promote_cmd(version, force, by, store, config_path):
     """Make VERSION (default: the newest candidate) the current model, if it is not worse and the
     config's groups take its topics."""
     settings, config = load_settings(config_path, "forwarder model promote")
-    model_store = _store(store)
+    model_store = _store(store, write=True, settings=settings, config=config)
     chosen = _chosen(model_store, version, store, "promote")
     if chosen.current:
         raise click.ClickException(f"{chosen.id} is already the current model")
@@ -312,19 +325,43 @@ def promote_cmd(version, force, by, store, config_path):
 @click.option("--by", default="", help="Who rolls back (recorded in history.jsonl).")
 @store_option
 def rollback_cmd(version, by, store):
-    """Make VERSION (default: the previously current one) the current model again."""
-    model_store = _store(store)
-    target = version or model_store.previous_id()
-    if not target:
-        raise click.ClickException("no earlier version to roll back to; name one (see `forwarder model list`)")
-    try:
-        chosen = model_store.version(target)
-    except ModelError as exc:
-        raise click.ClickException(str(exc)) from exc
-    _load(chosen.path)
+    """Make VERSION the current model again; without VERSION, the version promoted before the
+    current one. Each rollback without VERSION goes one promotion further back (history.jsonl)."""
+    model_store = _store(store, write=True)
     before = model_store.current_id
+    listing = f"`forwarder model list --store {store}` lists them"
+    try:
+        if version:
+            chosen = model_store.version(version)
+        else:
+            target = model_store.rollback_target()
+            if target is None:
+                raise click.ClickException(
+                    f"no earlier version to roll back to: {before} is the first version made "
+                    f"current in {store}; name the version to make current "
+                    f"(`forwarder model rollback --store {store} VERSION`; {listing})"
+                    if before else
+                    f"no earlier version to roll back to: nothing is current in {store} yet; "
+                    f"`forwarder model promote --store {store}` makes a candidate current")
+            chosen = model_store.version(target)
+    except ModelError as exc:
+        raise click.ClickException(f"{exc}; {listing}") from exc
+    if chosen.current:
+        raise click.ClickException(f"{chosen.id} is already the current model")
+    _load(chosen.path)
     model_store.set_current(chosen.id, "rollback", by=by)
     console.print(f"{chosen.id} is now the current model (was {before or 'none'}); " + RELOAD_HINT)
+    console.print(f"[dim]{_next_rollback(model_store, store)}[/dim]")
+
+
+def _next_rollback(model_store: ModelStore, store: str) -> str:
+    """Where rollbacks without a version would go now: the rest of the promotion history,
+    newest first."""
+    chain = model_store.promotions()
+    if len(chain) < 2:
+        return f"`forwarder model rollback --store {store}`: no earlier version to go back to"
+    back = " -> ".join(reversed(chain[:-1]))
+    return f"`forwarder model rollback --store {store}` goes back to: {back}"
 
 
 @model_group.command("list")
@@ -334,8 +371,10 @@ def list_cmd(store):
     model_store = _store(store)
     table = Table(title=str(model_store.root))
     table.add_column("version", no_wrap=True)
-    for name in ("status", "topics", "rows", "macro-F1", "accuracy", "vs current then"):
+    for name in ("status", "last made current (UTC)", "topics", "rows", "macro-F1", "accuracy",
+                 "vs current then"):
         table.add_column(name)
+    since = {h["to"]: _made_current(h) for h in model_store.history() if h.get("to")}  # the last time
     for v in model_store.versions():
         metrics = v.card.get("metrics", {})
         comparison = v.card.get("comparison") or {}
@@ -344,12 +383,25 @@ def list_cmd(store):
             versus = (f"{comparison['candidate_macro_f1']:.3f} vs {comparison['current_macro_f1']:.3f}"
                       f" ({comparison['current_version']})")
         table.add_row(
-            v.id, v.status, str(len(v.card.get("labels", []))), str(v.card.get("data", {}).get("rows", "-")),
+            f"[bold]{v.id}[/bold]" if v.current else v.id,
+            "[bold]CURRENT[/bold]" if v.current else v.status, since.get(v.id, "-"),
+            str(len(v.card.get("labels", []))), str(v.card.get("data", {}).get("rows", "-")),
             f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "-",
             f"{metrics['accuracy']:.3f}" if "accuracy" in metrics else "-",
             versus,
         )
     console.print(table)
+    current = model_store.current_id
+    console.print(f"current: {current}; {_next_rollback(model_store, store)}" if current else
+                  f"current: none (`forwarder model promote --store {store}` makes a candidate current)")
+
+
+def _made_current(entry: dict[str, Any]) -> str:
+    """``2026-11-29 14:22 promote``: when (UTC, to the minute) and how a history entry made its
+    version current."""
+    action = str(entry.get("action", ""))
+    return f"{str(entry.get('at', '?'))[:16].replace('T', ' ')} " + (
+        "adopted" if action.startswith("adopted") else action)
 
 
 @model_group.command("show")

@@ -1,6 +1,6 @@
 """A model store: the versions of the topic model an installation has had, and which one is used.
 
-Layout on disk (``models/default`` in the stock config)::
+Layout on disk (an installation's copy of ``models/default``, e.g. ``models/bojonegoro``)::
 
     <store>/
       current                 one line: the id of the version in use
@@ -15,10 +15,19 @@ the data hash), so ids sort by age. Versions are never deleted by these function
 rolling back only rewrites ``current`` (atomically, with ``os.replace``), so any earlier version can
 be put back. A version that has never been current is a *candidate*.
 
+``history.jsonl`` is also the promotion history that a rollback without a version walks back
+(:meth:`ModelStore.promotions`): replaying it, a promote (or adopting a plain model) puts its
+version on top, and a rollback to a version already in the list cuts the list back to it, so
+each rollback goes one promotion further back instead of toggling between the last two. Stores
+written before this rule have the same file and are read the same way; one without
+``history.jsonl`` has only its current version to go back from.
+
 :func:`forwarder.classify.model.load_model` accepts a store path and loads ``current``. A plain model
 directory (``card.json`` and ``model.npz`` directly inside, as ``forwarder train --out`` writes)
 becomes a store with that model as its first, current version the first time :func:`open_store`
-is called on it with ``create=True``.
+is called on it with ``create=True``, except the model bundled with forwarder
+(:data:`BUNDLED_MODEL`): it is tracked by git and replaced by updates, so it is never converted or
+written to; the error says how to copy it into a store of one's own.
 """
 
 from __future__ import annotations
@@ -46,6 +55,44 @@ CURRENT = "current"
 VERSIONS = "versions"
 HISTORY = "history.jsonl"
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+BUNDLED_MODEL = REPOSITORY / "models" / "default"
+"""The model shipped in forwarder's repository (the stock config's ``model: models/default``)."""
+
+
+def is_bundled(path: str | Path) -> bool:
+    """Whether ``path`` is :data:`BUNDLED_MODEL` (through a symlink or another spelling too)."""
+    path = Path(path)
+    if path.resolve() == BUNDLED_MODEL:
+        return True
+    try:
+        return path.exists() and BUNDLED_MODEL.exists() and os.path.samefile(path, BUNDLED_MODEL)
+    except OSError:
+        return False
+
+
+def bundled_refusal(path: str | Path, own_name: str = "bojonegoro", config: str | None = None) -> str:
+    """Why the bundled model at ``path`` is not changed, and the exact commands that make a store
+    of one's own next to it (``<parent>/<own_name>``), to use instead (in ``config``'s
+    ``model:``)."""
+    root = Path(path)
+    own = root.parent / own_name
+    source = root.resolve() if root.is_symlink() else root  # `cp -r LINK` would copy the link
+    head = (f"{root} is the model bundled with forwarder (tracked by git: updating forwarder "
+            "replaces it, and changes made in it would be lost or block the update), so "
+            "`forwarder model` does not change it.")
+    use = (f"then give `--store {own}` to the `forwarder model` commands and set `model: {own}` in "
+           f"{config or 'the config'}, so the daemon uses your store")
+    if (root / VERSIONS).is_dir() or (root / CURRENT).is_file():
+        restore = (f"\n  git -C {REPOSITORY} checkout -- models/default"
+                   if (REPOSITORY / ".git").exists() else "")
+        return (f"{head} An earlier forwarder turned it into a model store: move that store to a "
+                f"place of your own and put the bundled model back, once:\n  mv {source} {own}"
+                f"{restore}\n{use}")
+    if own.exists():
+        return f"{head} Use your own store instead: {use.removeprefix('then ')}"
+    return f"{head} Make a model store of your own from it, once:\n  cp -r {source} {own}\n{use}"
+
 
 @dataclass(frozen=True)
 class Version:
@@ -63,7 +110,8 @@ class Version:
 
 
 class ModelStore:
-    """The store at ``root``; see the module doc. Methods raise :class:`ModelError` on misuse."""
+    """The store at ``root``; see the module doc. Methods raise :class:`ModelError` on misuse,
+    and the writing ones when ``root`` is the bundled model (:func:`is_bundled`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -75,10 +123,53 @@ class ModelStore:
         return pointer.read_text().strip() or None if pointer.is_file() else None
 
     def history(self) -> list[dict[str, Any]]:
+        """The entries of ``history.jsonl``, oldest first (``[]`` without the file); a line that
+        is not a JSON object raises :class:`ModelError` naming it."""
         path = self.root / HISTORY
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        entries = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict):
+                raise ModelError(f"{path}, line {number}: not a history entry (a JSON object): "
+                                 f"{line[:80]!r}; remove or repair that line")
+            entries.append(entry)
+        return entries
+
+    def promotions(self) -> list[str]:
+        """The promotion history as version ids, oldest first, ending with the current version;
+        the one before the last is where a rollback without a version goes (see the module doc).
+        ``[]`` when nothing is current."""
+        current = self.current_id
+        if current is None:
+            return []
+        chain: list[str] = []
+        for entry in self.history():
+            to = entry.get("to")
+            if not to:
+                continue
+            if entry.get("action") == "rollback" and to in chain:
+                del chain[len(chain) - chain[::-1].index(to):]
+            elif not chain or chain[-1] != to:
+                chain.append(to)
+        # `current` written but its history line lost (an interrupted write), or edited by hand
+        if current in chain:
+            del chain[len(chain) - chain[::-1].index(current):]
+        else:
+            chain.append(current)
+        return chain
+
+    def rollback_target(self) -> str | None:
+        """The version promoted before the current one (where ``forwarder model rollback``
+        without a version goes), or None when there is none."""
+        chain = self.promotions()
+        return chain[-2] if len(chain) >= 2 else None
 
     def versions(self) -> list[Version]:
         """Every version, oldest first."""
@@ -108,9 +199,14 @@ class ModelStore:
         return candidates[-1]
 
     # ---- writing -------------------------------------------------------------------------------
+    def _writable(self) -> None:
+        if is_bundled(self.root):
+            raise ModelError(bundled_refusal(self.root))
+
     def add(self, model: TopicModel) -> Version:
         """Write ``model`` as a new (candidate) version; its id is its ``version`` (a ``-2``, ``-3``
         ... suffix is added to both when that id is taken)."""
+        self._writable()
         base, n = model.version, 1
         while (self.root / VERSIONS / model.version).exists():
             n += 1
@@ -121,13 +217,17 @@ class ModelStore:
 
     def update_card(self, version_id: str, **fields: Any) -> None:
         """Add fields to a version's card (evaluation results). The model file is not touched."""
+        self._writable()
         path = self.version(version_id).path / CARD_FILE
         card = json.loads(path.read_text())
         card.update(fields)
         _write_atomic(path, json.dumps(card, indent=2, ensure_ascii=False) + "\n")
 
     def set_current(self, version_id: str, action: str, by: str = "", now: datetime | None = None) -> None:
-        """Make ``version_id`` current (atomic) and append the change to the history."""
+        """Make ``version_id`` current (atomic) and append the change to the history.
+        ``action`` is ``promote``, ``promote (forced)``, ``rollback`` or how a plain model was
+        adopted; only ``rollback`` walks the promotion history back (:meth:`promotions`)."""
+        self._writable()
         self.version(version_id)  # must exist
         before = self.current_id
         _write_atomic(self.root / CURRENT, version_id + "\n")
@@ -141,14 +241,6 @@ class ModelStore:
         with open(self.root / HISTORY, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
-    def previous_id(self) -> str | None:
-        """The version that was current before the present one, if any."""
-        current = self.current_id
-        for entry in reversed(self.history()):
-            if entry.get("to") == current and entry.get("from"):
-                return entry["from"]
-        return None
-
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -156,17 +248,24 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def open_store(path: str | Path, create: bool = False) -> ModelStore:
+def open_store(path: str | Path, create: bool = False, write: bool = False) -> ModelStore:
     """The store at ``path``. With ``create``, a missing directory becomes an empty store and a
-    plain model directory is converted (its model becomes version 1 and current).
+    plain model directory is converted (its model becomes version 1 and current). ``write`` (and
+    ``create``) say the caller will change the store: refused up front for the bundled model.
 
-    Raises :class:`ModelError` when ``path`` is neither a store nor (with ``create``) convertible.
+    Raises :class:`ModelError` when ``path`` is neither a store nor (with ``create``) convertible,
+    or is the bundled model (:data:`BUNDLED_MODEL`) and ``create`` or ``write`` is given; the
+    message of the latter says how to make a store of one's own (:func:`bundled_refusal`).
     """
     root = Path(path)
     store = ModelStore(root)
+    if (create or write) and is_bundled(root):
+        raise ModelError(bundled_refusal(root))
     if (root / VERSIONS).is_dir() or (root / CURRENT).is_file():
         return store
     if (root / CARD_FILE).is_file():
+        if is_bundled(root):
+            raise ModelError(f"{root} is a single model, not a model store. " + bundled_refusal(root))
         if not create:
             raise ModelError(
                 f"{root} is a single model, not a model store; `forwarder model train --store "
