@@ -248,8 +248,10 @@ class Pipeline:
         items = self.prepare(name, self.loop.intercept(name, polled))
         new_ids = self.store.ingest(name, items, polled.cursor)
         self.loop.stored(new_ids)
-        if not self.dry_run:  # a dry run leaves the source as it was: the real run reads it again
+        if not self.dry_run:
             await source.commit(polled)
+        elif hasattr(source, "skip"):  # a dry run leaves the source as it was for the real run
+            await source.skip(polled)
         if new_ids:
             self.dispatcher.wake.set()
             log.debug(kv(event="stored", source=name, new=len(new_ids), read=len(polled.complaints)))
@@ -265,8 +267,8 @@ class Pipeline:
                 step = await self.poll_source(name)
                 result.read += step.read
                 result.stored += step.stored
-                if step.read == 0:
-                    break
+                if step.read == 0 or (self.dry_run and step.stored == 0):
+                    break  # a dry run of a source that cannot skip would read one batch forever
         except errors.DeliveryError as exc:
             self.store.record_poll(name, str(exc))
             level = logging.ERROR if isinstance(exc, errors.PermanentError) else logging.WARNING

@@ -103,8 +103,14 @@ async def test_webhooks_are_checked_spooled_once_and_handed_over(tmp_path: Path)
     assert got["smsgate:ffffffffceb0b1db0000018e937c815b:ev-2"].reporter == "+6281234567002"
     # handed over again until committed, then never again
     assert len((await source.poll(None)).complaints) == 3
+    # a dry run skips them: not handed over again by this source, still unprocessed in the spool
+    await source.skip(polled)
+    assert (await source.poll(None)).complaints == []
+    fresh = Source("hp", Config.model_validate(source_config(tmp_path)), Context(clock=clock))
+    assert len((await fresh.poll(None)).complaints) == 3
     await source.commit(polled)
     assert (await source.poll(None)).complaints == []
+    assert (await fresh.poll(None)).complaints == []
 
 
 async def test_a_taken_port_is_reported_and_tried_again(tmp_path: Path) -> None:

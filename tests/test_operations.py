@@ -62,6 +62,23 @@ def test_dry_run_sends_nothing_and_consumes_nothing(tmp_path: Path, tg: FakeTele
     assert {r[0] for r in smsd.execute("select Processed from inbox")} == {"true"}
 
 
+def test_dry_run_reads_a_backlog_larger_than_a_batch_once_to_its_end(tmp_path: Path, tg: FakeTelegram) -> None:
+    """Before going live on a gateway holding a backlog, a dry run showed the first batch only,
+    read 1,000 times over (a trial run: "200000 read, 200 new")."""
+    config, _ = _setup(tmp_path, tg, n=7)
+    data = yaml.safe_load(config.read_text())
+    data["sources"]["sms"]["batch_size"] = 3
+    config.write_text(yaml.safe_dump(data))
+    env = {"TG_TOKEN": tg.token}
+    dry = CliRunner().invoke(main, ["run", "--config", str(config), "--once", "--dry-run"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert [dry.output.count(f"nomor {i}") for i in range(7)] == [1] * 7
+    assert "7 read, 7 new" in dry.output
+    smsd = sqlite3.connect(tmp_path / "smsd.db")
+    assert {r[0] for r in smsd.execute("select Processed from inbox")} == {"false"}
+    assert tg.messages() == []
+
+
 def test_only_one_run_per_database(tmp_path: Path, tg: FakeTelegram) -> None:
     config, _ = _setup(tmp_path, tg)
     settings = load_config(config, env={"TG_TOKEN": tg.token})

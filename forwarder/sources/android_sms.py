@@ -149,6 +149,7 @@ class Source:
         self._prepared = False
         self._want_listen = False
         self._reported: set[int] = set()  # unreadable spool rows already logged
+        self._skipped: set[int] = set()  # spool rows a dry run has looked at (see skip)
 
     # -- the spool ------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -176,12 +177,11 @@ class Source:
 
     def _read(self) -> list[tuple[int, str, str, str]]:
         with closing(self._connect()) as conn:
-            skip = sorted(self._reported)[:500]
-            marks = ",".join("?" * len(skip)) or "-1"
+            skip = json.dumps(sorted(self._reported | self._skipped))
             return conn.execute(
                 "select id, event_key, body, spooled_at from webhook_inbox where source = ? and "
-                f"processed = 0 and id not in ({marks}) order by id limit ?",
-                (self.name, *skip, self.config.batch_size)).fetchall()
+                "processed = 0 and id not in (select value from json_each(?)) order by id limit ?",
+                (self.name, skip, self.config.batch_size)).fetchall()
 
     def _mark(self, ids: list[int]) -> None:
         with closing(self._connect()) as conn:
@@ -332,6 +332,11 @@ class Source:
                 await asyncio.to_thread(self._mark, list(polled.token))
             except sqlite3.Error as exc:
                 raise TemporaryError(f"SMSGate spool {self.config.spool} not writable: {exc}") from exc
+
+    async def skip(self, polled: Polled) -> None:
+        """``run --dry-run``: the spool rows of ``polled`` stay unprocessed (the real run reads
+        them) but are not read again in this process."""
+        self._skipped.update(polled.token or ())
 
     async def close(self) -> None:
         if self._runner is not None:

@@ -30,4 +30,9 @@ class Source(Protocol):
         """Acknowledge ``polled`` at the platform after it was stored (may be a no-op)."""
         ...
 
+    # Optional, for sources whose position is their platform's "done" mark (an inbox row's
+    # Processed column, a spool row): ``async def skip(self, polled: Polled) -> None`` leaves
+    # ``polled`` unacknowledged at the platform but never hands it over again in this process, so
+    # ``forwarder run --dry-run --once`` reads a backlog larger than one batch once, to its end.
+
     async def close(self) -> None: ...

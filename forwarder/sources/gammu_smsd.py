@@ -21,6 +21,7 @@ that zone (default: the deployment's, Asia/Jakarta). ``received_at`` is returned
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -107,6 +108,8 @@ class Source:
         self._handed: dict[int, tuple[int, ...]] = {}
         # first row id of an incomplete set -> when this source first saw it
         self._first_seen: dict[int, datetime] = {}
+        # rows a dry run has looked at (left unprocessed in the inbox), not read again
+        self._skipped: set[int] = set()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -143,6 +146,9 @@ class Source:
         if self.config.phone_id is not None:
             where += " AND RecipientID = ?"
             args.append(self.config.phone_id)
+        if self._skipped:
+            where += " AND ID NOT IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(sorted(self._skipped)))
         with smsd_connection(
             self.config.database, busy_timeout=self.config.busy_timeout_secs
         ) as conn:
@@ -290,6 +296,15 @@ class Source:
         if not ids:
             return
         await asyncio.to_thread(self._mark_processed, ids)
+        for row_id in ids:
+            self._handed.pop(row_id, None)
+
+    async def skip(self, polled: Polled) -> None:
+        """``run --dry-run``: leave the rows of ``polled`` unprocessed in the inbox (the real run
+        reads them), but do not read them again in this process, so a look at a backlog larger
+        than ``batch_size`` goes on to its end instead of showing the first batch over and over."""
+        ids = {int(i) for i in (polled.token or ())}
+        self._skipped |= ids
         for row_id in ids:
             self._handed.pop(row_id, None)
 
