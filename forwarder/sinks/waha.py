@@ -14,10 +14,13 @@ Requests (WAHA docs "Send messages"): ``POST {api_base_url}/api/sendText`` with 
 ``120363...@g.us`` (checked with the config).
 
 What officers get: the complaint as plain text (WhatsApp shows no HTML), the same fields as on
-Telegram. **Send only**: no buttons, and status changes are not edited into the message (the
-daemon skips edits for a sink without ``edit``); officers' replies in WhatsApp are not read.
-The officer loop (Terima, Selesai, /tanya ...) and response-time figures need Telegram groups;
-a WhatsApp group's complaints count as never acknowledged in ``forwarder report``.
+Telegram; no buttons, and status changes are not edited into the message (the daemon skips edits
+for a sink without ``edit``). Posts in a complaint's thread (citizens' answers, the officers'
+answers) quote its message (``reply_to`` of sendText). Without ``webhook`` the sink is **send
+only**: officers' replies are not read, the groups get no reminders and their complaints count
+as never acknowledged in ``forwarder report``. With ``webhook`` (:class:`WebhookConfig`) the
+daemon receives WAHA's webhooks and officers act by replying ``/terima``, ``/proses``,
+``/selesai <catatan>`` ... to the forwarded complaint (:mod:`forwarder.sinks.waha_webhooks`).
 
 Errors: 401/403 -> InvalidToken (API key); 422 "Session status is not as expected" (the account is
 not linked or not ready) or 404 about the session (no session of that name) -> TemporaryError,
