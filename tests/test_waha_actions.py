@@ -134,6 +134,17 @@ async def test_an_officer_acknowledges_from_whatsapp(tmp_path: Path, waha: FakeW
         # the action is recorded as the WhatsApp officer's, with their WhatsApp name
         (actor, data), = rows(tmp_path, "select actor, data from events where kind = 'acknowledged'")
         assert actor == "wa:6281234500001" and "Pak Budi" in data
+        # and the report counts the group's acknowledgment
+        from forwarder.report import load_assignments
+        from forwarder.store import Store
+
+        store = Store.open(tmp_path / "forwarder.db")
+        try:
+            loaded = load_assignments(store, WHEN - timedelta(days=1), WHEN + timedelta(days=1), as_of=WHEN)
+        finally:
+            store.close()
+        (mine,) = [a for a in loaded.assignments if a.group == "pertanian-pupuk"]
+        assert mine.ack_at is not None
         # a done note comes with the command (no ForceReply on WhatsApp)
         await waha.push(d.url, KEY, terima("3EB0OFFICER2", quoted, text="/selesai"))
         await until(lambda: len(waha.replies(GROUP)) == 3)
