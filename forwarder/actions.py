@@ -31,8 +31,13 @@ triage), or a user id under ``officers:``/``admins:``. A group that gave the com
 officers/admins may still ``/alihkan`` it. Anything else gets a polite refusal and changes
 nothing; an officer's text repeated in a refusal is cut to :data:`ECHO_LIMIT` characters, and
 callback data that is not ours (longer than Telegram's 64 bytes, not ``a:<verb>:<digits>``) is
-answered "Tombol tidak dikenal.". Every applied action is an event (actor ``tg:<user id>``, the group, the
-officer's first name); its effects and the handled update id commit in one transaction.
+answered "Tombol tidak dikenal.". Every applied action is an event (actor ``tg:<user id>``, or
+``wa:<number>`` from WhatsApp, the group, the officer's first name); its effects and the handled
+update id commit in one transaction.
+
+WhatsApp groups (:mod:`forwarder.sinks.waha_webhooks`) use the same commands as replies (no
+buttons, no ForceReply: ``/selesai`` needs its note, ``/selesai <catatan>``); the ``officers:``/
+``admins:`` lists hold Telegram user ids and grant nothing to a WhatsApp sender.
 """
 
 from __future__ import annotations
@@ -72,7 +77,10 @@ TRIAGE_NOT_OURS = ("Pengaduan {code} ada di triase: gunakan /alihkan <topik> [ke
 class Incoming:
     """One officer input, platform-neutral: a pressed button (``callback_id``, ``data``) or a
     message (``text``, ``message_id``, ``reply_to`` = id of the message it answers).
-    ``user_handle``: the officer's @username without the @, when they have one."""
+    ``user_handle``: the officer's @username without the @, when they have one. ``platform``:
+    ``"tg"`` (Telegram: ``user_id`` is a Telegram user id, the one ``officers:``/``admins:``
+    list) or ``"wa"`` (WhatsApp through WAHA: ``user_id`` is the digits of the sender's JID,
+    never matched against those lists; the event's actor is ``<platform>:<user_id>``)."""
 
     sink: str
     update_id: int
@@ -86,6 +94,7 @@ class Incoming:
     callback_id: str | None = None
     data: str | None = None
     user_handle: str = ""
+    platform: str = "tg"
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ class Actions:
     def permitted(self, inc: Incoming, row: dict[str, Any], group: str | None) -> bool:
         if inc.is_bot or inc.user_id is None:
             return False
-        if inc.user_id in self.settings.officers or inc.user_id in self.settings.admins:
+        if self._listed(inc):
             return True
         if not group:
             return False
@@ -158,9 +167,13 @@ class Actions:
     def _may_reroute(self, inc: Incoming, row: dict[str, Any], group: str) -> bool:
         """``/alihkan`` from a group that gave the complaint away: only triage, or a listed
         officer/admin (the groups that hold it now pass the left-group check anyway)."""
-        if inc.user_id in self.settings.officers or inc.user_id in self.settings.admins:
+        if self._listed(inc):
             return True
         return group == self.fallback.group_name
+
+    def _listed(self, inc: Incoming) -> bool:
+        """A Telegram user id under ``officers:``/``admins:`` (those lists hold Telegram ids only)."""
+        return inc.platform == "tg" and (inc.user_id in self.settings.officers or inc.user_id in self.settings.admins)
 
     def _group_in_chat(self, inc: Incoming, complaint_id: int) -> str | None:
         return next((d.group_name for d in casework.deliveries_of(self.store, complaint_id)
@@ -237,7 +250,7 @@ class Actions:
     def _apply(self, conn: Any, inc: Incoming, verb: str, args: str, row: dict[str, Any], group: str | None,
                what: str) -> str:
         now = self.store.now()
-        actor, name = f"tg:{inc.user_id}", (inc.user_name or "petugas")[:64]
+        actor, name = f"{inc.platform}:{inc.user_id}", (inc.user_name or "petugas")[:64]
         code = row["tracking_code"]
         key = f"u:{inc.sink}:{inc.update_id}"
         if verb == "bantuan":
@@ -251,6 +264,8 @@ class Actions:
         if verb == "selesai":
             if row["status"] == casework.DONE or row["status"] not in casework.TRANSITIONS["selesai"][2]:
                 raise ActionRefused(f"Pengaduan {code} berstatus {casework.STATUS_TEXT.get(row['status'])}.")
+            if not args and inc.platform != "tg":  # no ForceReply outside Telegram: the note comes along
+                raise ActionRefused(f"Tulis catatannya: /selesai <catatan>, sebagai balasan pesan pengaduan {code}.")
             if not args:
                 # a reply to the pressed message (button) or to the officer's own command, with a
                 # selective ForceReply: Telegram opens the reply field for the officer mentioned

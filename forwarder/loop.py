@@ -6,7 +6,8 @@ calls around intake and delivery.
   whether a would-be answer is a new complaint about another topic);
 * after new complaints are stored: their acknowledgments are queued (:func:`forwarder.citizen.acknowledge`);
 * while running: one :class:`~forwarder.sinks.telegram_updates.UpdatePoller` per telegram sink
-  reads officers' actions, and a :class:`~forwarder.followups.Sender` sends the queued
+  and one :class:`~forwarder.sinks.waha_webhooks.WebhookListener` per waha sink with a
+  ``webhook:`` block read officers' actions, and a :class:`~forwarder.followups.Sender` sends the queued
   followups (SMS into Gammu's outbox, X replies, posts and status edits in the groups), paced
   with the dispatcher's per-chat windows so the two never exceed Telegram's flood limits together.
 """
@@ -62,6 +63,7 @@ class OfficerLoop:
             pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row, pipeline.sources),
             health=pipeline.health)
         self.pollers: dict[str, Any] = {}
+        self.listeners: dict[str, Any] = {}  # WAHA webhook listeners (forwarder.sinks.waha_webhooks)
 
     def wake(self) -> None:
         self.p.dispatcher.wake.set()
@@ -115,10 +117,30 @@ class OfficerLoop:
                                               long_poll_secs=cfg.long_poll_secs, health=self.p.health)
         return self.pollers
 
+    def _listeners(self) -> dict[str, Any]:
+        """One WAHA webhook listener per ``waha`` sink with a ``webhook:`` block (not in a dry
+        run: it must not act on officers' messages with a copy of the database)."""
+        from forwarder.sinks.waha_webhooks import WebhookListener
+
+        if self.p.dry_run:
+            return self.listeners
+        for name, cfg in self.p.settings.sinks.items():
+            if name in self.listeners or getattr(cfg, "type", None) != "waha" or getattr(cfg, "webhook", None) is None:
+                continue
+
+            def chats(sink: str = name) -> set[str]:
+                return {self.p.store.chat_override(sink, g.chat_id) or g.chat_id
+                        for g in self.p.settings.groups if g.sink == sink}
+
+            self.listeners[name] = WebhookListener(name, cfg, self.actions, self.p.store, chats=chats,
+                                                   wake=self.wake, health=self.p.health)
+        return self.listeners
+
     def tasks(self, stop: asyncio.Event) -> list[asyncio.Task[None]]:
         """The loop's tasks for the daemon (after the sinks were started)."""
         out = [asyncio.create_task(self.sender.run(stop))]
         out += [asyncio.create_task(p.run(stop)) for p in self._pollers().values()]
+        out += [asyncio.create_task(w.run(stop)) for w in self._listeners().values()]
         return out
 
     async def read_updates_once(self) -> int:
@@ -168,7 +190,7 @@ class OfficerLoop:
             if getattr(sink, "supports_buttons", False):
                 return await sink.send(chat, row.text or "", reply_to=reply_to)
             return await sink.send(chat, row.text or "")
-        if getattr(sink, "supports_buttons", False):
+        if getattr(sink, "supports_buttons", False) or getattr(sink, "supports_reply_to", False):
             return await sink.send(chat, row.text or "", plain=True, reply_to=reply_to)
         return await sink.send(chat, row.text or "", plain=True)
 

@@ -73,8 +73,14 @@ def _item(a: Assignment, zone: str, deadline: datetime, *, with_group: bool) -> 
             f"batas {format_received(deadline, zone)}")
 
 
-#: sink types whose groups cannot act on a complaint (no buttons, no commands read)
+#: sink types whose groups cannot act on a complaint unless their officers' messages are read
+#: (waha: with a ``webhook:`` block, see forwarder.sinks.waha_webhooks)
 SEND_ONLY_SINKS = frozenset({"waha"})
+
+
+def send_only(sink_config: Any) -> bool:
+    """Whether a sink's groups cannot act on complaints: a ``waha`` sink without ``webhook``."""
+    return getattr(sink_config, "type", None) in SEND_ONLY_SINKS and getattr(sink_config, "webhook", None) is None
 
 
 def due_notices(store: Store, settings: Any, now: datetime,
@@ -91,11 +97,10 @@ def due_notices(store: Store, settings: Any, now: datetime,
     loaded = load_assignments(store, now - LOOKBACK, now + timedelta(seconds=1), dinas_map(settings),
                               as_of=now)
     groups = {g.name: g for g in settings.groups}
-    # groups on a send-only sink (WhatsApp through WAHA) cannot acknowledge or resolve anything:
-    # no reminders there, no overdue alerts or digest lines about them
-    send_only = {g.name for g in settings.groups
-                 if getattr(settings.sinks.get(g.sink), "type", None) in SEND_ONLY_SINKS}
-    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None and a.group not in send_only]
+    # groups on a send-only sink (WhatsApp through WAHA without its webhook) cannot acknowledge or
+    # resolve anything: no reminders there, no overdue alerts or digest lines about them
+    silent = {g.name for g in settings.groups if send_only(settings.sinks.get(g.sink))}
+    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None and a.group not in silent]
     lead = settings.deadlines.remind_before_hours * 3600.0
     notices: list[Notice] = []
 

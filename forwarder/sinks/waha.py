@@ -14,10 +14,13 @@ Requests (WAHA docs "Send messages"): ``POST {api_base_url}/api/sendText`` with 
 ``120363...@g.us`` (checked with the config).
 
 What officers get: the complaint as plain text (WhatsApp shows no HTML), the same fields as on
-Telegram. **Send only**: no buttons, and status changes are not edited into the message (the
-daemon skips edits for a sink without ``edit``); officers' replies in WhatsApp are not read.
-The officer loop (Terima, Selesai, /tanya ...) and response-time figures need Telegram groups;
-a WhatsApp group's complaints count as never acknowledged in ``forwarder report``.
+Telegram; no buttons, and status changes are not edited into the message (the daemon skips edits
+for a sink without ``edit``). Posts in a complaint's thread (citizens' answers, the officers'
+answers) quote its message (``reply_to`` of sendText). Without ``webhook`` the sink is **send
+only**: officers' replies are not read, the groups get no reminders and their complaints count
+as never acknowledged in ``forwarder report``. With ``webhook`` (:class:`WebhookConfig`) the
+daemon receives WAHA's webhooks and officers act by replying ``/terima``, ``/proses``,
+``/selesai <catatan>`` ... to the forwarded complaint (:mod:`forwarder.sinks.waha_webhooks`).
 
 Errors: 401/403 -> InvalidToken (API key); 422 "Session status is not as expected" (the account is
 not linked or not ready) or 404 about the session (no session of that name) -> TemporaryError,
@@ -31,7 +34,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from forwarder.context import Context
 from forwarder.errors import InvalidToken, PermanentError, TemporaryError, UncertainDelivery
@@ -42,6 +45,36 @@ from forwarder.types import ComplaintView
 WA_LIMIT = 4096
 #: how long to wait before retrying when the WhatsApp account is not ready (a QR scan is needed)
 SESSION_RETRY_SECS = 60.0
+
+
+class WebhookConfig(BaseModel):
+    """The officers' side of a ``waha`` sink: where WAHA's webhooks are received
+    (:mod:`forwarder.sinks.waha_webhooks`). Without it the sink is send-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hmac_key: SecretStr = Field(description="the session webhook's hmac.key (WAHA signs with HMAC-SHA512)")
+    listen_host: str = Field(default="127.0.0.1", description="address the webhook listener binds")
+    listen_port: int = Field(default=8766, ge=0, le=65535, description="0: any free port (tests)")
+    path: str = Field(default="/webhooks/waha", pattern=r"^/[A-Za-z0-9._~/-]*$")
+    # a message older than this is not acted on: its dedupe record may be gone (keep_days)
+    max_age_secs: float = Field(default=86400.0, gt=0)
+    keep_days: float = Field(default=7.0, ge=1.0, description="how long handled message ids are kept")
+
+    @field_validator("hmac_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        key = value.get_secret_value().strip()
+        if len(key) < 16:
+            raise ValueError("the HMAC key must have at least 16 characters (the same as the session's "
+                             "webhooks[].hmac.key in WAHA)")
+        return SecretStr(key)
+
+    @model_validator(mode="after")
+    def _window_inside_keep(self) -> WebhookConfig:
+        if self.max_age_secs > self.keep_days * 86400:
+            raise ValueError("max_age_secs must not exceed keep_days: an older message could be acted on twice")
+        return self
 
 
 class Config(BaseModel):
@@ -58,6 +91,8 @@ class Config(BaseModel):
     per_chat_per_minute: int = Field(default=6, ge=1)
     per_chat_per_second: float = Field(default=0.2, gt=0)
     overall_per_second: int = Field(default=1, ge=1)
+    # officers acting from the groups (opt-in): WAHA's webhooks, see forwarder.sinks.waha_webhooks
+    webhook: WebhookConfig | None = None
 
     @field_validator("api_base_url")
     @classmethod
@@ -80,6 +115,8 @@ class Sink:
             headers["X-Api-Key"] = config.api_key.get_secret_value()
         self._client = httpx.AsyncClient(base_url=config.api_base_url, headers=headers,
                                          timeout=config.timeout_secs, transport=transport)
+        #: posts in a complaint's thread quote its message (forwarder.loop passes reply_to=)
+        self.supports_reply_to = True
 
     async def start(self) -> None:
         """Check the key and that the WhatsApp account is linked (session ``WORKING``). Raises
@@ -97,11 +134,20 @@ class Sink:
     def render_plain(self, view: ComplaintView) -> list[str]:
         return self.render(view)
 
-    async def send(self, chat_id: str, text: str, *, plain: bool = False) -> str:
-        """Send ``text`` to ``chat_id`` (a JID); returns WhatsApp's message id. Raises as the
-        module docstring says."""
-        response = await self._request("POST", "/api/sendText", sending=True,
-                                       json={"session": self.config.session, "chatId": chat_id, "text": text})
+    async def send(self, chat_id: str, text: str, *, plain: bool = False, reply_to: str | None = None) -> str:
+        """Send ``text`` to ``chat_id`` (a JID); returns WhatsApp's message id. ``reply_to``: a
+        message id of that chat to quote (``reply_to`` of sendText); when WAHA refuses it (a 4xx
+        other than the key or the session: the message is gone, or an id form the engine does not
+        take) the text goes once more without the quote. Raises as the module docstring says."""
+        body: dict[str, Any] = {"session": self.config.session, "chatId": chat_id, "text": text}
+        if reply_to:
+            try:
+                response = await self._request("POST", "/api/sendText", sending=True,
+                                               json={**body, "reply_to": reply_to})
+                return _message_id(_json(response) or {})
+            except PermanentError:
+                pass
+        response = await self._request("POST", "/api/sendText", sending=True, json=body)
         return _message_id(_json(response) or {})
 
     async def close(self) -> None:

@@ -6,14 +6,26 @@ docs "Send messages" and "Sessions"): ``GET /api/sessions/{session}`` -> ``{"nam
 in the WEBJS engine's shape (``{"fromMe", "remote", "id", "_serialized"}``). ``X-Api-Key`` is
 checked (401 without it). A session whose ``status`` is not ``WORKING`` answers sends with 422
 ``Session status is not as expected``, as WAHA does; ``fail_next(n, status)`` scripts failures.
+``reply_to`` (the message to quote) is kept with the sent message; one that is no message this
+fake sent or was told of (``seen``) gets 400, as a gone message does.
+
+The other direction, WAHA pushing what the linked number sees: :func:`message_envelope` builds a
+``message`` webhook as WAHA's docs and DTOs describe it (``payload.id`` serialized
+``false_<group>_<key id>_<participant>``, ``replyTo.id`` the quoted message's *bare* key id) and
+:func:`post_webhook` posts it signed the way WAHA signs (``X-Webhook-Hmac``: hex HMAC-SHA512 of
+the raw body; ``X-Webhook-Hmac-Algorithm: sha512``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
+import json
 import threading
 from typing import Any
 
+import httpx
 from aiohttp import web
 
 from fakes.loopback import LoopbackServer
@@ -34,6 +46,7 @@ class FakeWAHA(LoopbackServer):
         self._failures: list[int] = []
         self.answer: dict[str, Any] | None = None  # replaces the created message's body (other engines)
         self._ids = itertools.count(1)
+        self.seen: set[str] = set()  # key ids of officers' messages (they may be quoted)
         self._lock = threading.Lock()
 
     @property
@@ -51,6 +64,23 @@ class FakeWAHA(LoopbackServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/sessions/{session}", self._session)
         app.router.add_post("/api/sendText", self._send_text)
+
+    def _known(self, message_id: str) -> bool:
+        key = message_id.split("_")[2] if message_id.startswith(("true_", "false_")) else message_id
+        with self._lock:
+            return key in self.seen or any(m["id"] == key for m in self.sent)
+
+    async def push(self, url: str, key: str | None, envelope: dict[str, Any], **kw: Any) -> httpx.Response:
+        """Post a webhook to the daemon as WAHA does (:func:`post_webhook`); the message it
+        carries becomes one this fake knows (an answer may quote it)."""
+        with self._lock:
+            self.seen.add(str(envelope["payload"]["id"]).split("_")[2])
+        return await post_webhook(url, key, envelope, **kw)
+
+    def replies(self, chat_id: str) -> list[tuple[str, str | None]]:
+        """``(text, reply_to)`` of what was sent to ``chat_id``."""
+        with self._lock:
+            return [(m["text"], m.get("reply_to")) for m in self.sent if m["chatId"] == chat_id]
 
     @staticmethod
     def _authorised(request: web.Request) -> bool:
@@ -81,6 +111,9 @@ class FakeWAHA(LoopbackServer):
             return web.json_response({"message": "failure injected", "statusCode": failure}, status=failure)
         if not str(body.get("chatId", "")).endswith(("@g.us", "@c.us")) or not body.get("text"):
             return web.json_response({"message": "chatId and text are required", "statusCode": 400}, status=400)
+        reply_to = body.get("reply_to")
+        if reply_to and not self._known(str(reply_to)):
+            return web.json_response({"message": "quoted message not found", "statusCode": 400}, status=400)
         ident = f"3EB0{next(self._ids):016X}"
         with self._lock:
             self.sent.append(dict(body, id=ident))
@@ -89,3 +122,37 @@ class FakeWAHA(LoopbackServer):
         return web.json_response({"id": {"fromMe": True, "remote": body["chatId"], "id": ident,
                                          "_serialized": f"true_{body['chatId']}_{ident}"},
                                   "body": body["text"], "fromMe": True, "to": body["chatId"], "ack": 1})
+
+
+def message_envelope(event_id: str, chat: str, participant: str, text: str, *, quoted: str | None = None,
+                     from_me: bool = False, timestamp: float, session: str = "default",
+                     name: str = "Pak Budi", event: str = "message") -> dict[str, Any]:
+    """A WAHA ``message`` webhook (WEBJS engine) of ``text`` written by ``participant`` in group
+    ``chat``, quoting message ``quoted`` (any id form; sent as given) when set."""
+    payload: dict[str, Any] = {
+        "id": f"{'true' if from_me else 'false'}_{chat}_{event_id}_{participant}",
+        "timestamp": int(timestamp), "from": chat, "fromMe": from_me, "to": "6281100000000@c.us",
+        "participant": participant, "body": text, "hasMedia": False, "ack": 1, "vCards": [],
+        "_data": {"notifyName": name, "type": "chat"},
+    }
+    if quoted is not None:
+        payload["replyTo"] = {"id": quoted, "participant": "6281100000000@c.us", "body": "Pengaduan ..."}
+    return {"event": event, "session": session, "engine": "WEBJS",
+            "me": {"id": "6281100000000@c.us", "pushName": "LAPOR Bojonegoro"}, "payload": payload}
+
+
+def sign(key: str, body: bytes) -> str:
+    return hmac.new(key.encode(), body, hashlib.sha512).hexdigest()
+
+
+async def post_webhook(url: str, key: str | None, envelope: dict[str, Any], *,
+                       signature: str | None = None) -> httpx.Response:
+    """POST ``envelope`` to ``url`` as WAHA does; ``key`` None sends no HMAC headers,
+    ``signature`` overrides the computed one."""
+    body = json.dumps(envelope).encode()
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["X-Webhook-Hmac"] = signature or sign(key, body)
+        headers["X-Webhook-Hmac-Algorithm"] = "sha512"
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        return await client.post(url, content=body, headers=headers)
