@@ -15,10 +15,12 @@
              1-4 digits, 1-3 letters)
 ``[NAMA]``   names introduced as names: ``nama saya …``, ``atas nama …``, ``a.n. …``, ``an. …``,
              ``saya bernama …``, ``dengan saya …``, ``pelapor:``/``pengadu:``/``pengirim:``,
+             ``an Nama`` (atas nama, without its dot; not ``An`` or an acronym: ``an PDAM``),
              ``saya Bapak/Ibu/Pak/Bu/Sdr …``; a plain ``saya`` before 2-4 capitalised words in a
              text not in Title Case throughout (``saya Budi Santoso, warga …``), or before one
              when the introduction goes on (``saya Dhani ingin …``, ``saya Nina, …``); and
-             signatures (``Hormat saya, Sri Wahyuni``, ``… Terima kasih. Salam, Fahmi``); 1-4
+             signatures (``Hormat saya, Sri Wahyuni``, ``… Terima kasih. Salam, Fahmi``,
+             ``Terima kasih, Edward``); 1-4
              name words, stopping at words that are not names (``dari``, ``warga``, ``RT``,
              numbers, punctuation); forms of address and kin words stay (``atas nama ibu
              [NAMA]``)
@@ -29,9 +31,13 @@ amounts (``8,5jt``, ``Rp 1.500.000``), place names, and names nobody introduced 
 greeted as "Pak Eri"): officers need those to act.
 
 Measured on the 12,530 Surabaya complaints in ``shared/data`` (2026-11-29): the one-word
-introductions, signatures, ``pelapor:``-style cues and account addresses added that day change
-100 rows (95 gain a name mask, 5 an account); read one by one, 2 of the names are not names
-("Salam Penegak Disiplin", a slogan; "saya Inggris mau ..." may be one).
+introductions, signatures, ``an`` without its dot, ``pelapor:``-style cues and account addresses
+added that day change 135 rows (126 gain a name mask, 5 an account, 4 lose a wrong one such as
+"a/n [NAMA] RW" for "a/n Pengurus RW"); read one by one, 2 of the new names are not names ("Salam
+Penegak Disiplin", a slogan; "saya Inggris mau ..." may be one). Not masked, because nothing but
+a list of names could tell them from other words: names in texts written all in capitals or all
+in lower case after a plain "saya" ("SAYA BUDI SANTOSO WARGA ...": of 111 such lower-case
+phrases in the data, 3 are names).
 
 Choice of tools (measured on the same complaints):
 
@@ -186,13 +192,17 @@ _STRONG_CUE = re.compile(
     re.IGNORECASE)
 _WEAK_CUE = re.compile(r"\b(?:saya|sy|kulo)\s+(?=(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari"
                        r"|mas|mbak|mbk|mba)\b)", re.IGNORECASE)
+# "an" without its dot ("KIA an Nadin Zivanna", "PKH an Mira"): atas nama; not "An" ("masjid An
+# Nur", an Arabic article) nor "kelalai an petugas" (a word broken by a space)
+_AN_CUE = re.compile(r"(?<![\w.'’\"])(?:an|AN)\s+(?=[A-Z])")
+_ACRONYM = re.compile(r"[A-Z]{2,4}")
 _NAME_WORD = re.compile(r"(?:[^\W\d_]\.(?=[^\W\d_]))?[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 # kept visible before a name: "atas nama ibu [NAMA]", "a.n. anak saya [NAMA]"
 _ADDRESS = frozenset("""
     bapak bpk bp ibu pak bu sdr sdri saudara saudari mas mbak mbk mba kak dik adik h hj haji hajjah
     dr ir drs dra alm almarhum almarhumah tn ny nn nona nyonya tuan
     anak suami istri isteri keponakan cucu adik kakak ayah mertua menantu ortu orang tua saya sy
-    kami kulo ku mama papa bunda abah umi ank kakek nenek mbah eyang om tante paman bibi si sang
+    kami kulo ku mama papa bunda abah umi ank kakek nenek mbah eyang om tante paman bibi si sang adek
 """.split())
 # words that end a name (lower-cased); numbers and punctuation end it too
 _STOP = frozenset("""
@@ -210,7 +220,7 @@ _STOP = frozenset("""
     salah keliru beda berbeda sama rmh tgl aja saja cuma hanya kenapa knp mengapa apa apakah tapi
     tetapi namun sy sya tp tpi dia ia beliau mereka kita anda kamu lain nama kepala keluarga
     bagian blum status setatus dapat karena krn hp wa sebelumnya pemerintah mbaknya wajib hampir
-    tiap
+    tiap pengurus
 """.split())
 # abbreviated first names and particles, whose case says nothing: "moh. Dahlan", "al Hadid"
 _ABBREVIATED = frozenset("m moh muh mhd moch much mochd abd st al el bin binti".split())
@@ -275,7 +285,7 @@ def _name_after(text: str, pos: int, weak: bool, lowercase_text: bool) -> Span |
     return Span(start, end, "NAMA")
 
 
-_BARE_CUE = re.compile(r"\b(?i:saya|sy|aku)\s+(?=[A-Z])")
+_BARE_CUE = re.compile(r"\b(?i:saya|sy|aku)(?:\s*,)?\s+(?=[A-Z])")
 _WORD = re.compile(r"[^\W\d_]+")
 # "kampung saya Candi Lontar", "tagihan saya Bulan April": "saya" owns a place or a thing there
 _PLACE_BEFORE = re.compile(r"\b(?:di)?(?:kampung|kampungnya|tempat(?:\s+tinggal)?|rumah|wilayah|daerah|lingkungan|"
@@ -309,8 +319,8 @@ def _bare_name(text: str, cue: int, pos: int) -> Span | None:
     words = text[span.start:span.end].split()
     if any(_style(w) != "title" for w in words):
         return None
-    if len(words) == 1 and not _INTRO_GOES_ON.match(text, span.end):
-        return None
+    if (len(words) == 1 or "," in text[cue:pos]) and not _INTRO_GOES_ON.match(text, span.end):
+        return None  # "Saya, Budi Santoso, warga ...": after "saya," the introduction goes on too
     before = text[max(0, cue - 40):cue]
     if words[0].lower().rstrip(".") in _NOT_FIRST_NAME or _PLACE_BEFORE.search(before) or (
             _AGENT_BEFORE.search(before)):
@@ -323,12 +333,14 @@ def _bare_name(text: str, cue: int, pos: int) -> Span | None:
 # a signature: "... Terima kasih. Hormat saya, Sri Wahyuni", "Salam, Fahmi" ("Dengan hormat"
 # and "tanpa mengurangi rasa hormat" open or go on with a sentence instead)
 _SIGN_OFF = re.compile(r"(?<!\w)(?<!rasa )(?<!dengan )(?<!segala )(?:(?:salam\s+)?hormat\s+(?:saya|sy|kami)"
-                       r"|wassalam|salam)(?!\w)\s*[,:]?\s*(?:ttd\b\.?\s*)?", re.IGNORECASE)
+                       r"|wassalam|salam|(?P<thanks>terima\s*kasih|makasih|matur\s*(?:nuwun|suwun)|maturnuwun)"
+                       r"(?=\s*,))(?!\w)\s*[,:]?\s*(?:ttd\b\.?\s*)?", re.IGNORECASE)
 # "Salam sejahtera", "Wassalam Wr. Wb.", "Hormat kami, Sekretaris RT 05": no name follows
 _NOT_SIGNATURE = frozenset("""
     sejahtera hangat sehat kenal damai hormat takzim sukses semangat satu perubahan merdeka
     pancasila kompak selalu jiwa wr wb sekretaris bendahara wakil pengurus koordinator lurah camat
-    admin panitia tim pengelola direktur humas kabid kasi staf
+    admin panitia tim pengelola direktur humas kabid kasi staf tuhan salam matursembah semoga
+    bupati walikota wali gubernur kades sebelumnya atas banyak wass wassalam wasalam
 """.split())
 _ONLY_SIGNS_AFTER = re.compile(r"[\W_]*$")
 
@@ -337,14 +349,17 @@ def _signature(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None
     """The name after a sign-off cue ``m``. "Hormat saya/kami" signs wherever it stands; a plain
     "salam" only in the second half of the text (at the start, "Salam, Pak Eri" greets someone),
     and without a comma after it only before a name that ends the text ("Terima kasih. Salam
-    Eko", not "tanpa salam senyum serta ...")."""
+    Eko", not "tanpa salam senyum serta ..."); "terima kasih," not before a form of address
+    ("Terima kasih, Pak Camat": thanking someone)."""
     cue = m.group().lower()
-    plain_salam = "hormat" not in cue
+    plain_salam = "hormat" not in cue and not m.group("thanks")
     if plain_salam and m.start() * 2 < len(text):
         return None
     first = _WORD.match(text, m.end())
     if first is not None and first.group().lower() in _NOT_SIGNATURE:
         return None
+    if m.group("thanks") and first is not None and first.group().lower() in _ADDRESS:
+        return None  # "Terima kasih, Pak Camat": thanking someone, not signing
     span = _name_after(text, m.end(), True, lowercase_text)
     if span is None:
         return None
@@ -363,6 +378,13 @@ def _names(text: str) -> list[Span]:
                 spans.append(span)
     for m in _SIGN_OFF.finditer(text):
         span = _signature(text, m, lowercase_text)
+        if span is not None:
+            spans.append(span)
+    for m in _AN_CUE.finditer(text):
+        first = _WORD.match(text, m.end())
+        if first is not None and _ACRONYM.fullmatch(first.group()):
+            continue  # "meter an PDAM", "an SMA Kawung": an office, not a person
+        span = _name_after(text, m.end(), True, lowercase_text)
         if span is not None:
             spans.append(span)
     for m in _BARE_CUE.finditer(text):

@@ -75,6 +75,10 @@ MASKED = [
     ("parkir liar di depan pasar. Terimakasih Salam Eko", "parkir liar di depan pasar. Terimakasih Salam [NAMA]"),
     ("Pelapor : Lukman RT 3 RW 2", "Pelapor : [NAMA] RT 3 RW 2"),
     ("Nama pengadu : Eric Hutani Alamat Kapas", "Nama pengadu : [NAMA] Alamat Kapas"),
+    ("jalan rusak parah. Terima kasih, Slamet Riyadi", "jalan rusak parah. Terima kasih, [NAMA]"),
+    ("Saya, Budi Santoso, warga desa kapas mau lapor jalan rusak",
+     "Saya, [NAMA], warga desa kapas mau lapor jalan rusak"),
+    ("BPJS an Nuzqur Zayyan belum aktif", "BPJS an [NAMA] belum aktif"),  # "an" = atas nama
     # everything at once
     ("Nama saya Budi, NIK 3522011203900001, hp 0812-3456-7890, motor S 1234 AB",
      "Nama saya [NAMA], NIK [NIK], hp [NO HP], motor [PLAT]"),
@@ -115,6 +119,11 @@ UNCHANGED = [
     "tanpa mengurangi rasa hormat saya DKPP untuk selanjutnya",
     "cek instagram.com/reel/Cfag2_agO22/ dan x.com/i/status/1",  # a post, not an account
     "foto: pic.twitter.com/AbC123xyz",                # a photo, not an account
+    "jalan rusak parah sekali. Terima kasih, Pak Camat",  # thanking someone
+    "Terimakasih, Tuhan memberkati.",
+    "pohon tumbang depan masjid An Nur",               # an Arabic article, not "atas nama"
+    "ada satu rumah yang meter an PDAM pas di tengah",  # an office
+    "ada kelalai an petugas loket",                    # a word broken by a space
     "mereka atas namakan pedagang",
     "bernamakan Ikatan Mahasiswa",
     "hafal Al-Qur'an. Kalau dulu",
@@ -176,7 +185,8 @@ _CUES = re.compile(
     r"|\b(?:saya|sy|aku)\s+(?-i:[A-Z][^\W\d_]+\s+[A-Z])"  # a plain "saya" before a capitalised name
     r"|\b(?:saya|sy|aku)\s+(?-i:[A-Z][^\W\d_]+)\s*(?:,|(?:dari|dr|warga|tinggal|asal|mau|ingin|pengen"
     r"|selaku|sebagai|yang|yg)\b)"  # ... or before one, the introduction going on
-    r"|hormat\s+(?:saya|sy|kami)|salam|pelapor|pengadu|pengirim"  # signatures, report forms
+    r"|hormat\s+(?:saya|sy|kami)|salam|terima\s*kasih|pelapor|pengadu|pengirim"  # signatures, forms
+    r"|(?-i:\b(?:an|AN)\s+[A-Z])"  # "an" without its dot: atas nama
     r"|\b(?:x|twitter|instagram|facebook|fb|threads)\.(?:com|net)/"  # account addresses
     r"|@|(?:\+?62|\b0)[ .\-]?8|\(?\b0\d{2,3}\)?[ .\-]?\d{5,8}|\d{6}(?:[ .\-]?\d){9}"
     r"|\b[A-Z]{1,2}\s?\d{1,4}\s?[A-Z]{1,3}\b|plat|nopol|kendaraan|motor|mobil|truk|bus",
