@@ -216,6 +216,27 @@ async def test_a_tracking_code_works_in_the_group_that_received_it(tmp_path: Pat
         assert waha.replies(TRIAGE)[0][0].startswith("Maaf")
 
 
+async def test_waha_core_without_hmac_is_checked_by_a_token_in_the_url(tmp_path: Path, waha: FakeWAHA) -> None:
+    """WAHA Core does not sign its webhooks: the URL's ?token= stands in for the HMAC."""
+    data = config(tmp_path, waha)
+    token = "t0ken-acak-dari-openssl-rand-hex"
+    data["sinks"]["wa"]["webhook"] = {"url_token": token, "listen_port": 0}
+    async with daemon(tmp_path, waha, data) as d:
+        quoted = key_id(d.forwarded_id())
+        assert (await waha.push(d.url, None, terima("3EB0T1", quoted))).status_code == 401
+        assert (await waha.push(d.url + "?token=tebakan-yang-salah-sekali-ya", None,
+                                terima("3EB0T2", quoted))).status_code == 401
+        assert d.status() == "baru"
+        ok = await waha.push(d.url + f"?token={token}", None, terima("3EB0T3", quoted))
+        assert ok.json() == {"applied": True} and d.status() == "diterima"
+    both = config(tmp_path, waha)
+    both["sinks"]["wa"]["webhook"] = {"url_token": token, "hmac_key": KEY}
+    for webhook in ({"url_token": token, "hmac_key": KEY}, {}, {"url_token": "pendek"}):
+        both["sinks"]["wa"]["webhook"] = webhook
+        with pytest.raises(ConfigError, match="sinks.wa.webhook"):
+            parse_config(both, env={})
+
+
 def test_webhook_config_is_checked_with_yaml_paths(tmp_path: Path) -> None:
     data = config(tmp_path, FakeWAHA())
     data["sinks"]["wa"]["webhook"] = {"hmac_key": "pendek", "listen_port": 70000, "extra": 1}

@@ -31,6 +31,7 @@ complaint then goes to triage).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import httpx
@@ -53,7 +54,11 @@ class WebhookConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hmac_key: SecretStr = Field(description="the session webhook's hmac.key (WAHA signs with HMAC-SHA512)")
+    hmac_key: SecretStr | None = Field(
+        default=None, description="the session webhook's hmac.key (WAHA Plus signs with HMAC-SHA512)")
+    url_token: SecretStr | None = Field(
+        default=None, description="WAHA Core, which does not sign: a random token the webhook URL "
+                                  "carries as ?token=...")
     listen_host: str = Field(default="127.0.0.1", description="address the webhook listener binds")
     listen_port: int = Field(default=8766, ge=0, le=65535, description="0: any free port (tests)")
     path: str = Field(default="/webhooks/waha", pattern=r"^/[A-Za-z0-9._~/-]*$")
@@ -63,12 +68,32 @@ class WebhookConfig(BaseModel):
 
     @field_validator("hmac_key")
     @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
         key = value.get_secret_value().strip()
         if len(key) < 16:
             raise ValueError("the HMAC key must have at least 16 characters (the same as the session's "
                              "webhooks[].hmac.key in WAHA)")
         return SecretStr(key)
+
+    @field_validator("url_token")
+    @classmethod
+    def _hard_to_guess(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if len(token) < 24 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+            raise ValueError("the URL token must be at least 24 letters, digits, '-' or '_' (for example "
+                             "the output of: openssl rand -hex 16)")
+        return SecretStr(token)
+
+    @model_validator(mode="after")
+    def _one_check(self) -> WebhookConfig:
+        if (self.hmac_key is None) == (self.url_token is None):
+            raise ValueError("set exactly one of hmac_key (WAHA Plus signs its webhooks) or url_token "
+                             "(WAHA Core: a random token in the webhook URL, ?token=...)")
+        return self
 
     @model_validator(mode="after")
     def _window_inside_keep(self) -> WebhookConfig:

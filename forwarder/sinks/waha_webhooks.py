@@ -25,7 +25,9 @@ src/structures/properties.dto.ts)::
   the algorithm named in ``X-Webhook-Hmac-Algorithm``, ``sha512`` (hex; the docs' example, body
   ``{"event":"message","session":"default","engine":"WEBJS"}`` under ``my-secret-key``, gives
   ``208f8a55...53fa89``, checked in the tests). The headers are only sent when the key is set,
-  so a webhook without them is refused: nothing unsigned is acted on.
+  so a webhook without them is refused: nothing unsigned is acted on. WAHA's docs show HMAC
+  among the Plus webhook features; for WAHA Core the sink takes ``url_token`` instead, a random
+  token the webhook URL carries (``.../webhooks/waha?token=...``), compared in constant time.
 * ``event`` ``message`` is an incoming message (``message.any`` also carries the number's own
   messages and is not taken); ``payload.from`` is the chat (a group JID ``...@g.us``),
   ``payload.participant`` the member who wrote in a group (``author`` in older payloads),
@@ -245,8 +247,16 @@ class WebhookListener:
         return removed
 
     # -- one webhook ----------------------------------------------------------------------------
-    def refused(self, body: bytes, given: str, algorithm: str) -> str | None:
-        """Why a webhook is refused (401), or None. Checked on the raw bytes before parsing."""
+    def refused(self, body: bytes, given: str, algorithm: str, token: str = "") -> str | None:
+        """Why a webhook is refused (401), or None. Checked on the raw bytes before parsing:
+        the HMAC with ``hmac_key``, or with ``url_token`` the ``?token=`` of the URL."""
+        if self.webhook.hmac_key is None:
+            expected = self.webhook.url_token.get_secret_value() if self.webhook.url_token else ""
+            if not token:
+                return "missing ?token= in the webhook URL (webhook.url_token)"
+            if not expected or not hmac.compare_digest(expected.encode(), token.encode("utf-8", "replace")):
+                return "wrong ?token= (is the webhook URL in WAHA the one with webhook.url_token here?)"
+            return None
         if not given:
             return f"missing {HMAC_HEADER} (set hmac.key in the session's webhook config)"
         if algorithm and algorithm.strip().lower() != ALGORITHM:
@@ -305,7 +315,8 @@ class WebhookListener:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
-        why = self.refused(body, request.headers.get(HMAC_HEADER, ""), request.headers.get(ALGORITHM_HEADER, ""))
+        why = self.refused(body, request.headers.get(HMAC_HEADER, ""), request.headers.get(ALGORITHM_HEADER, ""),
+                           request.query.get("token", ""))
         if why:
             log.warning(kv(event="webhook_refused", sink=self.name, reason=why))
             return web.json_response({"error": why}, status=401)
