@@ -12,6 +12,7 @@ from fakes.telegram_api import FakeTelegram, assert_no_personal_data, fake_teleg
 from forwarder.context import Context
 from forwarder.health import Health
 from forwarder.outbox import Dispatcher, SlidingWindow
+from forwarder.routing import Triage
 from forwarder.sinks import telegram
 from forwarder.store import DEAD, SENT, Destination, NewComplaint, Store, parse_iso
 from forwarder.types import ComplaintView, IncomingComplaint, Tag
@@ -55,7 +56,7 @@ def dispatcher(store: Store, tg: FakeTelegram, **pacing) -> tuple[Dispatcher, te
                           overall_per_second=pacing.get("overall_per_second", 1000))
     sink = telegram.Sink("tg", cfg, Context())
     d = Dispatcher(store, {"tg": sink}, {"tg": cfg}, view_for=view_for(store),
-                   fallback=Destination("triase", "tg", TRIAGE), health=Health(store.clock),
+                   triage=Triage(Destination("triase", "tg", TRIAGE)), health=Health(store.clock),
                    backoff_cap_secs=0.2)
     return d, sink
 
