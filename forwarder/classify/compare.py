@@ -33,6 +33,7 @@ from forwarder.classify.cli_common import console
 from forwarder.classify.evaluate import confusion_png, evaluate
 from forwarder.classify.model import TopicModel, row_hash
 from forwarder.config import GroupConfig
+from forwarder.routing import confidential_triage
 
 
 def compare(
@@ -178,11 +179,12 @@ class GroupFit:
 
     ``no_group``: topics the model emits that no group (other than the fallback) takes: those
     complaints go to the fallback group ``fallback`` (the confidential ones to the confidential
-    triage group ``confidential_fallback`` when the config has one). ``never_emitted``: topics groups wait for that
-    the model never emits (those groups stay quiet). ``shares_none``: no topic of the model is taken
-    by any group (every complaint would go to the fallback). ``lost``: topics the *current* model
-    emits and groups take that this model never emits (their complaints would now be filed under
-    another topic), with the groups that would stop receiving them.
+    triage group ``confidential_fallback`` when the config has one). ``never_emitted``: topics
+    groups wait for that the model never emits (those groups stay quiet). ``shares_none``: no
+    topic of the model is taken by any group (every complaint would go to the fallback).
+    ``lost``: topics the *current* model emits and groups take that this model never emits (their
+    complaints would now be filed under another topic), with the groups that would stop receiving
+    them.
     """
 
     no_group: tuple[str, ...]
@@ -198,7 +200,7 @@ def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig],
     """:class:`GroupFit` of a model with topics ``labels`` (``current``: the current model's)."""
     routed = {t for g in groups if not g.fallback for t in g.topics}
     fallback = next((g.name for g in groups if g.fallback and not g.confidential), None)
-    secret = next((g.name for g in groups if g.fallback and g.confidential), None)
+    secret = confidential_triage(groups)
     lost = sorted((set(current or ()) & routed) - set(labels))
     return GroupFit(
         no_group=tuple(sorted(set(labels) - routed)),
@@ -206,7 +208,7 @@ def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig],
         shares_none=not (set(labels) & routed),
         fallback=fallback,
         lost={t: [g.name for g in groups if t in g.topics and not g.fallback] for t in lost},
-        confidential_fallback=secret,
+        confidential_fallback=secret.name if secret is not None else None,
     )
 
 
