@@ -25,10 +25,14 @@ form is for the user ids listed under ``officers:``/``admins:``. A plain reply t
 note request is the done note; other plain replies are the officers' own talk and go nowhere.
 
 Who may act (:meth:`Actions.permitted`): a human user (not a bot) in a chat that received the
-complaint (one of its deliveries; for a confidential complaint only a confidential group or
-triage), or a user id under ``officers:``/``admins:``. A group that gave the complaint away
-(``/bukan``, ``/alihkan``) can do nothing more with it; of those, only triage and the listed
-officers/admins may still ``/alihkan`` it. Anything else gets a polite refusal and changes
+complaint (one of its deliveries; for a confidential complaint only a group that may see it,
+:func:`forwarder.routing.sees_confidential`: a confidential group, or triage when there is no
+confidential triage group), or a user id under ``officers:``/``admins:``. A group that gave the
+complaint away (``/bukan``, ``/alihkan``) can do nothing more with it; of those, only triage and
+the listed officers/admins may still ``/alihkan`` it. "Bukan kami" sends a complaint no group
+holds any more to its triage group, and ``/alihkan`` routes by the daemon's rules: a
+confidential complaint only ever reaches confidential groups or its triage group (the
+confidential triage group when configured). Anything else gets a polite refusal and changes
 nothing; an officer's text repeated in a refusal is cut to :data:`ECHO_LIMIT` characters, and
 callback data that is not ours (longer than Telegram's 64 bytes, not ``a:<verb>:<digits>``) is
 answered "Tombol tidak dikenal.". Every applied action is an event (actor ``tg:<user id>``, or
@@ -51,7 +55,7 @@ from typing import Any
 from forwarder import casework, citizen, followups
 from forwarder.casework import ActionRefused
 from forwarder.config import Settings
-from forwarder.routing import route
+from forwarder.routing import Triage, route, sees_confidential
 from forwarder.store import Destination, Store
 
 ALIASES = {"terima": "terima", "ack": "terima", "proses": "proses", "selesai": "selesai", "done": "selesai",
@@ -137,15 +141,16 @@ def parse_command(text: str, bot_username: str | None = None) -> tuple[str, str]
 
 
 class Actions:
-    """Applies officer inputs. ``topics``: topics an officer may name (the groups' and the
-    model's); ``gazetteer``: for kecamatan names; ``wake()``: new deliveries/followups queued."""
+    """Applies officer inputs. ``triage``: the triage groups' destinations; ``topics``: topics an
+    officer may name (the groups' and the model's); ``gazetteer``: for kecamatan names;
+    ``wake()``: new deliveries/followups queued."""
 
-    def __init__(self, store: Store, settings: Settings, *, fallback: Destination, topics: set[str],
+    def __init__(self, store: Store, settings: Settings, *, triage: Triage, topics: set[str],
                  gazetteer: Any, wake: Callable[[], None] = lambda: None,
                  bot_usernames: dict[str, str] | None = None) -> None:
         self.store = store
         self.settings = settings
-        self.fallback = fallback
+        self.triage = triage
         self.topics = topics
         self.gazetteer = gazetteer
         self.wake = wake
@@ -161,15 +166,15 @@ class Actions:
             return False
         cfg = next((g for g in self.settings.groups if g.name == group), None)
         if cfg is None:
-            return group == self.fallback.group_name
-        return not casework.is_confidential(row) or cfg.confidential or cfg.fallback
+            return group == self.triage.for_complaint(casework.is_confidential(row)).group_name
+        return not casework.is_confidential(row) or sees_confidential(cfg, self.settings.groups)
 
     def _may_reroute(self, inc: Incoming, row: dict[str, Any], group: str) -> bool:
         """``/alihkan`` from a group that gave the complaint away: only triage, or a listed
         officer/admin (the groups that hold it now pass the left-group check anyway)."""
         if self._listed(inc):
             return True
-        return group == self.fallback.group_name
+        return group in self.triage.names
 
     def _listed(self, inc: Incoming) -> bool:
         """A Telegram user id under ``officers:``/``admins:`` (those lists hold Telegram ids only)."""
@@ -286,11 +291,11 @@ class Actions:
             told = " Pelapor diminta konfirmasi." if where else ""
             return f"Pengaduan {code}: selesai.{told}"
         if verb == "bukan":
-            if group == self.fallback.group_name:
+            if group in self.triage.names:
                 raise ActionRefused(TRIAGE_NOT_OURS.format(code=code))
             if not group:
                 raise ActionRefused("Gunakan tombol atau perintah ini di grup yang menerima pengaduan.")
-            triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.fallback)
+            triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.triage)
             return f"Pengaduan {code}: bukan kewenangan grup ini." + (" Dikembalikan ke triase." if triage else "")
         if verb in ("alihkan", "topik"):
             topic, kecamatan = self._topic_and_place(args, verb)
@@ -302,6 +307,11 @@ class Actions:
                             confidential=casework.is_confidential(row))
             dests = [Destination(g.name, g.sink, self.store.chat_override(g.sink, g.chat_id) or g.chat_id)
                      for g in routing.groups]
+            if (casework.is_confidential(row) and routing.triage_reason
+                    and [d.group_name for d in dests] == [group]):
+                # from the (confidential) triage group back to itself: say why nothing else takes it
+                raise ActionRefused(f"Tidak ada grup rahasia untuk topik {topic}: pengaduan rahasia hanya "
+                                    "dialihkan ke grup rahasia.")
             names = casework.reroute_tx(conn, self.store, now, row, actor, group, name, topic, kecamatan, dests)
             return f"Pengaduan {code} dialihkan ke {', '.join(names)}."
         if verb == "spam":
@@ -316,7 +326,7 @@ class Actions:
             of = original["tracking_code"]
             casework.queue_thread_post_tx(conn, self.store, now, original["id"],
                                           f"Pengaduan {of}: pengaduan {code} ditandai duplikat dari pengaduan ini "
-                                          f"oleh {name}.", "duplicate_note", key, self.fallback,
+                                          f"oleh {name}.", "duplicate_note", key, self.triage,
                                           groups=self.settings.groups)
             told = citizen.queue_tx(conn, self.store, self.settings, now, row, "merged", key, of=of)
             return f"Pengaduan {code} ditandai duplikat dari {of}." + (" Pelapor diberi tahu." if told else "")

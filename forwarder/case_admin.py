@@ -6,13 +6,17 @@ without a record. ``forwarder flag CODE --confidential --admin NAME`` marks a co
 confidential after the fact (as the word RAHASIA does on intake): deliveries not yet sent to
 groups that may not see it are dropped, its forwarded messages there are edited to hold the text
 back, and it is delivered to the groups configured for confidential cases (``confidential: true``;
-triage when there is none for its topic). Posts still queued for its thread in a group that may
-not see it (a citizen's reply, a note) are dropped: marked ``dead`` with the reason; queued edits
-stay, they render the held-back view when they go out. From then on the citizen's replies go only
-to the confidential group(s) (:func:`forwarder.casework.queue_thread_post_tx`). Event ``flagged``
-{confidential, admin, dropped_posts}; each group
-that held it and may not see it any more gets a ``rerouted`` event with ``from_group`` (so
-:mod:`forwarder.report` ends that group's part as moved and charges the time to the new group).
+when there is none for its topic, the confidential triage group, or the ordinary triage group
+when the config has no confidential triage group). Which groups may see it is
+:func:`forwarder.routing.sees_confidential`: with a confidential triage group configured, the
+ordinary triage group may not (a complaint it holds moves to the confidential triage group).
+Posts still queued for its thread in a group that may not see it (a citizen's reply, a note)
+are dropped: marked ``dead`` with the reason; queued edits stay, they render the held-back view
+when they go out. From then on the citizen's replies go only to the confidential group(s)
+(:func:`forwarder.casework.queue_thread_post_tx`). Event ``flagged`` {confidential, admin,
+dropped_posts}; each group that held it and may not see it any more gets a ``rerouted`` event
+with ``from_group`` (so :mod:`forwarder.report` ends that group's part as moved and charges the
+time to the new group).
 
 ``forwarder unmark CODE --reason TEXT --admin NAME`` undoes an officer's ``/spam`` or
 ``/duplikat`` (:func:`forwarder.casework.unmark_tx`): the complaint gets back the status it had,
@@ -31,7 +35,7 @@ import click
 
 from forwarder import casework, citizen, followups
 from forwarder.config import Settings
-from forwarder.routing import route
+from forwarder.routing import route, sees_confidential
 from forwarder.store import DEAD, OPEN_STATES, Destination, Store
 
 config_option = click.option("--config", "config_path", default="config/groups.yaml", show_default=True,
@@ -76,7 +80,7 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
     if meta.get("confidential"):
         return []
     meta["confidential"] = True
-    allowed = {g.name for g in settings.groups if g.confidential or g.fallback}
+    allowed = {g.name for g in settings.groups if sees_confidential(g, settings.groups)}
     routing = route(settings.groups, topic=row["topic"], confidence=1.0, kecamatan=row["kecamatan"],
                     threshold=0.0, confidential=True)
     dests = [Destination(g.name, g.sink, store.chat_override(g.sink, g.chat_id) or g.chat_id) for g in routing.groups]
@@ -152,9 +156,15 @@ def flag(code: str, confidential: bool, admin: str, config_path: str) -> None:
     finally:
         store.close()
     if groups:
-        triage_only = {g.name for g in settings.groups if g.fallback} >= set(groups)
-        where = (f"no confidential group takes its topic, so it goes to triage: {', '.join(groups)}"
-                 if triage_only else f"it goes to: {', '.join(groups)}")
+        triage = {g.name: g for g in settings.groups if g.fallback}
+        if not set(groups) <= set(triage):
+            where = f"it goes to: {', '.join(groups)}"
+        elif all(triage[name].confidential for name in groups):
+            where = ("no confidential group takes its topic, so it goes to the confidential triage "
+                     f"group: {', '.join(groups)}")
+        else:
+            where = (f"no confidential group takes its topic, so it goes to triage: {', '.join(groups)} "
+                     "(no confidential triage group is configured: the triage officers see it)")
         click.echo(f"{code.upper()} is confidential now; {where}. The running daemon posts it and "
                    "hides the text in the other groups' messages within seconds (or the next `run --once`).")
     else:

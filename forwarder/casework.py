@@ -26,11 +26,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from forwarder import followups
+from forwarder.routing import Triage, confidential_triage, sees_confidential
 from forwarder.sinks.format import format_received
 from forwarder.store import SENT, Delivery, Destination, Store, parse_iso
 from forwarder.types import ComplaintView
@@ -203,16 +204,18 @@ def queue_edits_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_i
 
 
 def queue_thread_post_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, text: str,
-                         kind: str, dedupe: str, fallback: Destination, *, groups: Any = None) -> None:
+                         kind: str, dedupe: str, triage: Triage, *, groups: Any = None) -> None:
     """Post ``text`` (already masked) as a reply to the complaint's message in each owning group,
-    or in the triage group when no group owns it. ``dedupe`` is suffixed with the group.
-    ``groups`` (the config's GroupConfig list): for a confidential complaint only the owners
-    marked ``confidential`` or ``fallback`` get it (triage when none)."""
+    or in its triage group (:meth:`Triage.for_complaint`) when no group owns it. ``dedupe`` is
+    suffixed with the group. ``groups`` (the config's GroupConfig list): for a confidential
+    complaint only the owners that may see it (:func:`forwarder.routing.sees_confidential`) get it."""
     targets = owners(store, complaint_id)
-    if groups is not None and is_confidential(dict(store.complaint(complaint_id))):
-        may_see = {g.name for g in groups if g.confidential or g.fallback}
+    confidential = is_confidential(dict(store.complaint(complaint_id)))
+    if groups is not None and confidential:
+        may_see = {g.name for g in groups if sees_confidential(g, groups)}
         targets = [d for d in targets if d.group_name in may_see]
-    dests = [Destination(d.group_name, d.sink, d.chat_id) for d in targets] or [fallback]
+    dests = ([Destination(d.group_name, d.sink, d.chat_id) for d in targets]
+             or [triage.for_complaint(confidential)])
     for dest in dests:
         followups.enqueue(conn, now, kind=kind, channel=followups.CHAT, via=dest.sink, target=dest.chat_id,
                           group_name=dest.group_name, complaint_id=complaint_id, text=text,
@@ -243,9 +246,10 @@ def transition_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[st
 
 
 def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
-                group: str, name: str, fallback: Destination) -> bool:
+                group: str, name: str, triage: Triage) -> bool:
     """The group says the complaint is not theirs. When no group holds it any more it goes to
-    triage (unless triage itself said so). Returns True when it was sent to triage."""
+    its triage group (the confidential one for a confidential complaint, when configured; not
+    when a triage group itself said so). Returns True when it was sent to triage."""
     if row["status"] in CLOSED:
         raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup ({STATUS_TEXT[row['status']]}).")
     if group in left_groups(store, row["id"]):
@@ -254,9 +258,10 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
     to_triage = False
     if not owners(store, row["id"]):
         set_status_tx(conn, row["id"], NOT_OURS)
-        if group != fallback.group_name:
+        if group not in triage.names:
             # from_group stays empty: the not_ours event already ended this group's part
-            to_triage = add_delivery_tx(conn, store, now, row["id"], fallback, actor, None,
+            to = triage.for_complaint(is_confidential(row))
+            to_triage = add_delivery_tx(conn, store, now, row["id"], to, actor, None,
                                         f"bukan kewenangan {group}", row["topic"], row["kecamatan"], name=name)
     queue_edits_tx(conn, store, now, row["id"])
     return to_triage
@@ -429,15 +434,19 @@ def confirm_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
     queue_edits_tx(conn, store, now, row["id"])
 
 
-def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: str) -> GroupView:
+def view_for_group(base: ComplaintView, store: Store, group: Any | None, zone: str, *,
+                   groups: Sequence[Any]) -> GroupView:
     """``base`` as ``group`` (a GroupConfig or None) sees it: its status line, and the text held
-    back when the complaint is confidential and the group is not one for confidential cases."""
+    back when the complaint is confidential and the group may not see it
+    (:func:`forwarder.routing.sees_confidential` among the config's ``groups``: the ordinary
+    triage group does not when there is a confidential triage group)."""
     row = store.complaint(base.complaint_id)
     status, actionable = status_line(store, row, getattr(group, "name", None), zone)
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     fields.update(status=status, actionable=actionable, in_fallback=bool(getattr(group, "fallback", False)),
                   topic_note=base.topic_note or officer_topic_note(store, base.complaint_id))
-    if is_confidential(row) and group is not None and not group.confidential and not group.fallback:
-        fields.update(text="(isi pengaduan ini dirahasiakan: hanya grup rahasia atau triase yang melihatnya)",
+    if is_confidential(row) and group is not None and not sees_confidential(group, groups):
+        who = "grup rahasia" if confidential_triage(groups) is not None else "grup rahasia atau triase"
+        fields.update(text=f"(isi pengaduan ini dirahasiakan: hanya {who} yang melihatnya)",
                       keywords=(), status="dipindahkan: rahasia", actionable=False)
     return GroupView(**fields)

@@ -44,10 +44,11 @@ that applies):
 6. Anything else is a new complaint.
 
 Citizen replies of a confidential complaint go only to the confidential group(s) that hold it
-(triage when none). Matched messages are stored in ``citizen_inbound`` (unique by source and
-external id, like complaints: a source handing one over again changes nothing twice) together
-with their effects (events, status, queued followups), in one transaction; they never become
-complaints. ``citizen_inbound.kind``: status_query, unknown_code, reopen, confirm, reply, closed.
+(its triage group when none: the confidential triage group when configured). Matched messages
+are stored in ``citizen_inbound`` (unique by source and external id, like complaints: a source
+handing one over again changes nothing twice) together with their effects (events, status,
+queued followups), in one transaction; they never become complaints. ``citizen_inbound.kind``:
+status_query, unknown_code, reopen, confirm, reply, closed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ from forwarder import casework, citizen, followups
 from forwarder.casework import complaint_meta, events_of
 from forwarder.config import Settings
 from forwarder.pipeline import is_confidential
-from forwarder.store import Destination, Store, iso
+from forwarder.routing import Triage
+from forwarder.store import Store, iso
 from forwarder.types import IncomingComplaint
 
 #: ``topic_of(text) -> (topic or None, confidence in [0, 1])``: the daemon's classifier on one text
@@ -278,7 +280,7 @@ def _sender(settings: Settings, source: str, incoming: IncomingComplaint) -> tup
 
 
 def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming: IncomingComplaint,
-             found: Match, fallback: Destination) -> bool:
+             found: Match, triage: Triage) -> bool:
     """Store one matched message and its effects; False when it was stored before (a repeat)."""
     from forwarder.privacy import mask
 
@@ -327,16 +329,17 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         if found.with_status and to:
             citizen.queue_tx(conn, store, settings, now, row, "status", f"{key}:status", to=to,
                              status=citizen.status_text(row, store))
-    casework.queue_thread_post_tx(conn, store, now, row["id"], post, "citizen_" + kind, key, fallback,
+    casework.queue_thread_post_tx(conn, store, now, row["id"], post, "citizen_" + kind, key, triage,
                                   groups=settings.groups)
     return True
 
 
 def intercept(store: Store, settings: Settings, source: str, complaints: list[IncomingComplaint],
-              fallback: Destination, topic_of: TopicOf | None = None) -> tuple[list[IncomingComplaint], int]:
+              triage: Triage, topic_of: TopicOf | None = None) -> tuple[list[IncomingComplaint], int]:
     """Take the citizen messages out of ``complaints`` (storing them and their effects); returns
     the rest (new complaints, and repeats of stored complaints for the store to ignore) and how
-    many messages were newly handled here. ``topic_of``: the daemon's classifier (rule 3)."""
+    many messages were newly handled here. ``triage``: where a reply goes when no group holds its
+    complaint; ``topic_of``: the daemon's classifier (rule 3)."""
     known = store.known_external_ids(source, (c.external_id for c in complaints))
     ids = [c.external_id for c in complaints if c.external_id not in known]
     seen: set[str] = set()
@@ -355,6 +358,6 @@ def intercept(store: Store, settings: Settings, source: str, complaints: list[In
             rest.append(incoming)
             continue
         with casework.transaction(store) as conn:
-            if apply_tx(conn, store, settings, source, incoming, found, fallback):
+            if apply_tx(conn, store, settings, source, incoming, found, triage):
                 handled += 1
     return rest, handled

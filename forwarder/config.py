@@ -2,9 +2,10 @@
 
 :func:`load_config` reads the YAML, substitutes ``${ENV_VAR}`` references, validates every part
 (the top level, each source and sink against its adapter's own ``Config`` model, each group) and
-cross-checks them (a group's sink exists, there is a fallback group). It collects *every* problem
-before raising one :class:`~forwarder.errors.ConfigError`, each problem with its YAML path
-(``sinks.tg.token``, ``groups[2].chat_id``), the way ``vector validate`` reports.
+cross-checks them (a group's sink exists, there is one fallback group, and at most one
+confidential triage group, without topics). It collects *every* problem before raising one
+:class:`~forwarder.errors.ConfigError`, each problem with its YAML path (``sinks.tg.token``,
+``groups[2].chat_id``), the way ``vector validate`` reports.
 
 Reading the file itself is checked too: it must be UTF-8 (a file saved as Windows-1252 is reported
 with the line and column of each byte that is not), a key may appear only once in a mapping (YAML
@@ -45,6 +46,10 @@ class GroupConfig(Strict):
 
     A complaint goes to every group whose ``topics`` include its topic and whose ``kecamatan``
     (when given) include its kecamatan. The ``fallback`` group (triage) gets what no group takes.
+    ``confidential``: the group receives only confidential complaints (RAHASIA, ``forwarder flag``).
+    A group with both ``fallback`` and ``confidential`` is the *confidential triage* group: it gets
+    the confidential complaints no confidential group takes, and nothing else (at most one, no
+    ``topics``; the ordinary fallback group is still required). See :mod:`forwarder.routing`.
     """
 
     name: str = Field(min_length=1)
@@ -241,7 +246,13 @@ class Settings:
 
     @property
     def fallback(self) -> GroupConfig:
-        return next(g for g in self.groups if g.fallback)
+        """The ordinary triage group (``fallback: true``, not confidential); there is exactly one."""
+        return next(g for g in self.groups if g.fallback and not g.confidential)
+
+    @property
+    def confidential_fallback(self) -> GroupConfig | None:
+        """The confidential triage group (``fallback: true`` and ``confidential: true``), if any."""
+        return next((g for g in self.groups if g.fallback and g.confidential), None)
 
     def group(self, name: str) -> GroupConfig:
         return next(g for g in self.groups if g.name == name)
@@ -407,6 +418,7 @@ def _cross_check(
     problems: list[Problem] = []
     declared_sinks = set(data["sinks"]) if isinstance(data.get("sinks"), dict) else set()
     seen: dict[str, int] = {}
+    confidential_fallback: tuple[int, str] | None = None  # (index, name) of the first one
     for i, g in indexed:
         where = f"groups[{i}]"
         if g.sink not in declared_sinks:
@@ -422,15 +434,34 @@ def _cross_check(
         if not g.fallback and not g.topics:
             problems.append(Problem(f"{where}.topics", "a group that is not the fallback needs topics",
                                     "list the topics it receives, or set fallback: true"))
+        if g.fallback and g.confidential:
+            if g.topics:
+                problems.append(Problem(f"{where}.topics", "the confidential triage group (fallback: true, "
+                                        "confidential: true) takes every confidential complaint no "
+                                        "confidential group takes; it cannot have topics",
+                                        "remove its topics, or drop 'fallback: true' to make it an "
+                                        "ordinary confidential group for those topics"))
+            if confidential_fallback is not None:
+                problems.append(Problem(f"{where}.fallback", "a second confidential triage group (fallback: "
+                                        "true, confidential: true); at most one is allowed",
+                                        f"the first is groups[{confidential_fallback[0]}] "
+                                        f"({confidential_fallback[1]!r}); keep one"))
+            else:
+                confidential_fallback = (i, g.name)
     groups = [g for _, g in indexed]
-    fallbacks = [g for g in groups if g.fallback]
+    fallbacks = [g for g in groups if g.fallback and not g.confidential]
     if groups and not fallbacks:
-        problems.append(Problem("groups", "no fallback group",
-                                "mark one group 'fallback: true' (triage): low-confidence and "
-                                "unmatched complaints go there, never nowhere"))
+        hint = ("mark one group 'fallback: true' (triage): low-confidence and unmatched complaints go "
+                "there, never nowhere")
+        if confidential_fallback is not None:
+            hint += (f"; the confidential triage group groups[{confidential_fallback[0]}] takes only "
+                     "confidential complaints")
+        problems.append(Problem("groups", "no fallback group", hint))
     if len(fallbacks) > 1:
         problems.append(Problem("groups", f"{len(fallbacks)} fallback groups "
-                                f"({', '.join(g.name for g in fallbacks)}); exactly one is needed"))
+                                f"({', '.join(g.name for g in fallbacks)}); exactly one is needed",
+                                "a triage group for confidential complaints is marked "
+                                "'confidential: true' as well"))
     if not raw_groups:
         problems.append(Problem("groups", "no officer groups are configured"))
     return problems

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from forwarder import citizen, citizen_inbound, errors, followups
 from forwarder.actions import Actions, ButtonSink
 from forwarder.health import kv
-from forwarder.store import DEAD, SENT, Delivery, Destination, iso
+from forwarder.routing import Triage
+from forwarder.store import DEAD, SENT, Delivery, iso
 from forwarder.types import Polled
 
 if TYPE_CHECKING:
@@ -46,11 +47,10 @@ class OfficerLoop:
     def __init__(self, pipeline: Pipeline) -> None:
         self.p = pipeline
         settings = pipeline.settings
-        fallback = settings.fallback
-        self.fallback = Destination(fallback.name, fallback.sink, fallback.chat_id)
+        self.triage = Triage.of(settings.groups)
         topics = {t for g in settings.groups for t in g.topics}
         topics |= set(getattr(pipeline.model, "labels", None) or ())
-        self.actions = Actions(pipeline.store, settings, fallback=self.fallback, topics=topics,
+        self.actions = Actions(pipeline.store, settings, triage=self.triage, topics=topics,
                                gazetteer=pipeline.gazetteer, wake=self.wake,
                                bot_usernames={})
         to_citizen = {followups.SMS: lambda row: citizen.send_sms(settings, row, pipeline.sources),
@@ -72,11 +72,10 @@ class OfficerLoop:
     # -- intake ---------------------------------------------------------------------------------
     def intercept(self, source: str, polled: Polled) -> Polled:
         """``polled`` without the citizen messages that answer or ask about a complaint."""
-        fallback = Destination(self.fallback.group_name, self.fallback.sink,
-                               self.p.store.chat_override(self.fallback.sink, self.fallback.chat_id)
-                               or self.fallback.chat_id)
-        rest, handled = citizen_inbound.intercept(self.p.store, self.p.settings, source, polled.complaints, fallback,
-                                                  topic_of=self.topic_of)
+        triage = Triage.of(self.p.settings.groups,
+                           lambda sink, chat: self.p.store.chat_override(sink, chat) or chat)
+        rest, handled = citizen_inbound.intercept(self.p.store, self.p.settings, source, polled.complaints,
+                                                  triage, topic_of=self.topic_of)
         if handled:
             log.info(kv(event="citizen_messages", source=source, handled=handled))
             self.wake()

@@ -16,9 +16,12 @@ What each platform answer leads to (the adapter has already translated it, see
 ``UncertainDelivery``        as above, and marked ``uncertain``: the resend says it may be a repeat
 ``ChatMigrated``             the new chat id is stored and used from now on; the admin is told to
                              update the config
-``ChatForbidden``            the delivery is ``dead``; the complaint goes to the fallback group;
-                             the group is not tried again until the daemon restarts (config change)
-                             or an admin runs ``forwarder outbox retry``
+``ChatForbidden``            the delivery is ``dead``; the complaint goes to triage (a confidential
+                             one to the confidential triage group when there is one:
+                             :class:`forwarder.routing.Triage`); the group is not tried again
+                             until the daemon restarts (config change) or an admin runs
+                             ``forwarder outbox retry``. A triage group's own chat gone: its
+                             deliveries wait and are retried slowly, never moved elsewhere
 ``MessageRejected``          sent again as plain text; if that is refused too, ``dead`` + fallback
 ``InvalidToken``             the whole sink stops (deliveries stay pending) and says why
 ==========================  =========================================================================
@@ -41,9 +44,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from forwarder import errors
+from forwarder import casework, errors
 from forwarder.health import Health, kv
-from forwarder.store import Delivery, Destination, Store, parse_iso
+from forwarder.routing import Triage
+from forwarder.store import Delivery, Store, parse_iso
 
 log = logging.getLogger("forwarder.outbox")
 
@@ -148,7 +152,8 @@ class DrainResult:
 
 
 class Dispatcher:
-    """Sends open deliveries through ``sinks``; one instance per daemon."""
+    """Sends open deliveries through ``sinks``; one instance per daemon. ``triage``: where a
+    complaint goes when its group cannot be reached."""
 
     def __init__(
         self,
@@ -157,7 +162,7 @@ class Dispatcher:
         sink_configs: Mapping[str, Any],
         *,
         view_for: Callable[[int, Delivery], Any],
-        fallback: Destination,
+        triage: Triage,
         health: Health,
         max_attempts: int = 20,
         backoff_cap_secs: float = 600.0,
@@ -167,7 +172,7 @@ class Dispatcher:
         self.sinks = dict(sinks)
         self.pacing = {name: Pacing.of(cfg) for name, cfg in sink_configs.items()}
         self.view_for = view_for
-        self.fallback = fallback
+        self.triage = triage
         self.health = health
         self.max_attempts = max_attempts
         self.backoff_cap = backoff_cap_secs
@@ -336,8 +341,9 @@ class Dispatcher:
                 return False
             except errors.ChatForbidden as exc:
                 reason = f"{exc} ({exc.hint})" if exc.hint else str(exc)
-                if d.group_name == self.fallback.group_name:
-                    # the triage group itself is unreachable: keep its complaints, retry slowly
+                if d.group_name in self.triage.names:
+                    # a triage group itself is unreachable: keep its complaints, retry slowly (a
+                    # confidential one never falls back to the ordinary triage group)
                     self.health.down(f"chat:{lane.sink}:{lane.chat_id}", reason, level=logging.ERROR)
                     lane.paused_until = self.monotonic() + self.backoff_cap
                     self.store.reschedule(d.id, reason, self.store.clock()
@@ -389,9 +395,12 @@ class Dispatcher:
             self._to_fallback(d, reason)
 
     def _to_fallback(self, d: Delivery, reason: str) -> None:
-        if d.group_name == self.fallback.group_name:
+        """Give the complaint of a dead delivery to its triage group (the confidential one for a
+        confidential complaint, when configured)."""
+        if d.group_name in self.triage.names:
             return
-        if self.store.add_delivery(d.complaint_id, self.fallback, f"{d.group_name}: {reason}"):
+        dest = self.triage.for_complaint(casework.is_confidential(self.store.complaint(d.complaint_id)))
+        if self.store.add_delivery(d.complaint_id, dest, f"{d.group_name}: {reason}"):
             self.wake.set()
 
     # -- loops ----------------------------------------------------------------------------

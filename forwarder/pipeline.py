@@ -29,7 +29,7 @@ from forwarder.config import Settings
 from forwarder.context import Context
 from forwarder.health import Health, kv
 from forwarder.outbox import UNCERTAIN_NOTE, Dispatcher, DrainResult
-from forwarder.routing import route
+from forwarder.routing import Triage, route
 from forwarder.store import Delivery, Destination, NewComplaint, Store, parse_iso
 from forwarder.types import ComplaintView, Polled, Tag
 
@@ -126,13 +126,12 @@ class Pipeline:
 
         self.sinks = wrap_sinks(self.sinks)
         self.health = Health(self.context.clock, on_change=self.store.set_channel_state)
-        fallback = self.settings.fallback
         self.dispatcher = Dispatcher(
             self.store,
             self.sinks,
             self.settings.sinks,
             view_for=self.view,
-            fallback=Destination(fallback.name, fallback.sink, self._chat_id(fallback.sink, fallback.chat_id)),
+            triage=Triage.of(self.settings.groups, self._chat_id),
             health=self.health,
         )
         self.loop = OfficerLoop(self)
@@ -322,9 +321,10 @@ class Pipeline:
         from forwarder.privacy import mask
 
         row = self.store.complaint(complaint_id)
-        in_fallback = delivery is not None and delivery.group_name == self.settings.fallback.name
         group = next((g for g in self.settings.groups if delivery is not None and g.name == delivery.group_name),
                      None)
+        # either triage group shows why the complaint is there
+        in_fallback = delivery is not None and delivery.group_name in self.dispatcher.triage.names
         masked = mask(row["text"] or "")
         return view_for_group(ComplaintView(
             complaint_id=row["id"],
@@ -341,7 +341,7 @@ class Pipeline:
             status=row["status"],
             timezone=self.settings.timezone,
             note=UNCERTAIN_NOTE if delivery is not None and delivery.uncertain else None,
-        ), self.store, group, self.settings.timezone)
+        ), self.store, group, self.settings.timezone, groups=self.settings.groups)
 
     # -- running --------------------------------------------------------------------------
 

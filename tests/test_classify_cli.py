@@ -123,3 +123,13 @@ def test_unknown_kabupaten_is_a_clear_error(tmp_path, model_dir):
     result = CliRunner().invoke(classify_command, ["jalan rusak", "--config", cfg])
     assert result.exit_code == 1
     assert "kabupaten" in result.output and "not a kabupaten/kota" in result.output
+
+
+def test_confidential_low_confidence_goes_to_the_confidential_triage(tmp_path, model_dir):
+    path = config(tmp_path, model_dir, threshold=0.99)
+    path.write_text(path.read_text(encoding="utf-8") + '  - {name: triase-rahasia, sink: out, chat_id: "-1008", '
+                    "fallback: true, confidential: true}\n", encoding="utf-8")
+    out = classify("RAHASIA jalan rusak di kec. dander", "--config", str(path))
+    assert "goes to: triase-rahasia (confidential triage)" in out and "goes to: triase " not in out
+    out = classify("jalan rusak di kec. dander", "--config", str(path))
+    assert "goes to: triase (fallback/triage)" in out and "triase-rahasia" not in out

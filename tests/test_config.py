@@ -284,3 +284,88 @@ def test_topics_of_the_fallback_group_are_ignored_with_a_clear_warning(repo: Pat
     [jalan] = [w for w in warnings if w.startswith("topic 'jalan'")]
     assert "lists it but ignores its topics" in jalan and "as unrouted (triage)" in jalan
     assert "topic 'hama' of the model has no group: it goes to the fallback group 'triase'" in warnings
+
+
+# -- the confidential triage group (fallback: true + confidential: true) -------------------------
+
+SECRET_TRIAGE_LINE = "  - {name: triase-rahasia, sink: out, chat_id: -3, fallback: true, confidential: true}\n"
+
+
+def test_a_confidential_triage_group_beside_the_ordinary_one(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    # listed before the ordinary one: `fallback` is still the ordinary triage group
+    cfg.write_text(SMS_BASE.replace("  - {name: triase,", SECRET_TRIAGE_LINE + "  - {name: triase,"),
+                   encoding="utf-8")
+    settings = load_config(cfg, env={})
+    assert settings.fallback.name == "triase"
+    assert settings.confidential_fallback is not None and settings.confidential_fallback.name == "triase-rahasia"
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(SMS_BASE, encoding="utf-8")
+    assert load_config(plain, env={}).confidential_fallback is None
+
+
+def test_confidential_triage_problems_have_their_yaml_paths(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMS_BASE + SECRET_TRIAGE_LINE
+                   + "  - {name: rahasia-2, sink: out, chat_id: -4, fallback: true, confidential: true,"
+                     " topics: [sosial]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    problems = {p.path: p for p in info.value.problems}
+    assert set(problems) == {"groups[3].topics", "groups[3].fallback"}, info.value
+    assert "cannot have topics" in problems["groups[3].topics"].message
+    assert "second confidential triage group" in problems["groups[3].fallback"].message
+    assert "groups[2] ('triase-rahasia')" in problems["groups[3].fallback"].hint
+
+
+def test_a_confidential_triage_group_does_not_replace_the_ordinary_one(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(SMS_BASE.replace("  - {name: triase, sink: out, chat_id: -2, fallback: true}\n",
+                                    SECRET_TRIAGE_LINE), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+    [problem] = info.value.problems
+    assert (problem.path, problem.message) == ("groups", "no fallback group")
+    assert "groups[1] takes only confidential complaints" in problem.hint
+
+
+def test_check_config_warns_when_triage_would_read_confidential_complaints(tmp_path: Path, repo: Path) -> None:
+    from click.testing import CliRunner
+
+    from forwarder.checks import cross_check
+    from forwarder.cli import main
+
+    groups = [
+        {"name": "sosial", "sink": "out", "chat_id": -1, "topics": ["sosial", "pupuk"]},
+        {"name": "jalan", "sink": "out", "chat_id": -5, "topics": ["jalan"]},
+        {"name": "sosial-rahasia", "sink": "out", "chat_id": -6, "topics": ["sosial"], "confidential": True},
+        {"name": "jalan-rahasia-dander", "sink": "out", "chat_id": -7, "topics": ["jalan"],
+         "kecamatan": ["Dander"], "confidential": True},
+        {"name": "triase", "sink": "out", "chat_id": -2, "fallback": True},
+    ]
+    data = {**GOOD, "groups": groups}
+    problems, warnings = cross_check(parse_config(data, env={}), load_model=False)
+    assert problems == []
+    [warning] = [w for w in warnings if "confidential triage" in w]
+    assert warning.startswith("groups: no confidential triage group: confidential complaints")
+    assert "ordinary triage group 'triase'" in warning
+    # the topics concerned: none, or only some kecamatan, of a confidential group; not 'sosial'
+    assert "(jalan outside kecamatan Dander; pupuk)" in warning
+    assert "their confidence is low or they have no usable words" in warning
+    # with the model: the topics it can emit, also those no group of the config names
+    with_model = {**data, "model": str(repo / "models" / "default")}
+    [warning] = [w for w in cross_check(parse_config(with_model, env={}))[1] if "confidential triage" in w]
+    assert "hama; " in warning and "jalan outside kecamatan Dander; " in warning and "sosial;" not in warning
+
+    path = tmp_path / "groups.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check-config", "--no-model", "--config", str(path)])
+    assert result.exit_code == 0, result.output  # a warning, not a failure
+    assert "warning: groups: no confidential triage group" in result.stderr
+    assert "OK" in result.stdout
+
+    # with a confidential triage group: no warning
+    data["groups"] = [*groups, {"name": "triase-rahasia", "sink": "out", "chat_id": -3, "fallback": True,
+                                "confidential": True}]
+    assert not any("confidential triage" in w
+                   for w in cross_check(parse_config(data, env={}), load_model=False)[1])

@@ -64,7 +64,8 @@ class Clock:
 class Kit:
     def __init__(self, tmp: Path, tg: FakeTelegram, *, smsd_db: Path | None = None, x: Any = None,
                  officers: tuple[int, ...] = (), citizen: dict[str, Any] | None = None,
-                 long_poll_secs: float = 0, poll_interval: float = 2.0) -> None:
+                 long_poll_secs: float = 0, poll_interval: float = 2.0,
+                 extra_groups: list[dict[str, Any]] | None = None) -> None:
         self.tmp = tmp
         self.tg = tg
         self.clock = Clock()
@@ -84,6 +85,7 @@ class Kit:
              "kecamatan": ["Dander"]},
             {"name": "pupuk-rahasia", "sink": "tg", "chat_id": RAHASIA, "topics": ["pupuk"], "confidential": True},
             {"name": "triase", "sink": "tg", "chat_id": TRIASE, "fallback": True},
+            *(extra_groups or []),
         ]
         self.data = {
             "version": 1, "database": str(tmp / "forwarder.db"), "confidence_threshold": 0.5,

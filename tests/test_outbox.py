@@ -12,19 +12,22 @@ from fakes.telegram_api import FakeTelegram, assert_no_personal_data, fake_teleg
 from forwarder.context import Context
 from forwarder.health import Health
 from forwarder.outbox import Dispatcher, SlidingWindow
+from forwarder.routing import Triage
 from forwarder.sinks import telegram
 from forwarder.store import DEAD, SENT, Destination, NewComplaint, Store, parse_iso
 from forwarder.types import ComplaintView, IncomingComplaint, Tag
 
 T0 = datetime(2026, 11, 29, 7, 0, tzinfo=timezone.utc)
-A, B, TRIAGE = "-1001000000001", "-1001000000002", "-1001000000099"
+A, B, TRIAGE, SECRET_TRIAGE = "-1001000000001", "-1001000000002", "-1001000000099", "-1001000000098"
 
 
-def make_store(tmp_path: Path, n: int, chats=(A,)) -> Store:
+def make_store(tmp_path: Path, n: int, chats=(A,), confidential: frozenset[int] = frozenset()) -> Store:
+    """``n`` complaints for ``chats``; those numbered in ``confidential`` are confidential."""
     store = Store.open(tmp_path / "f.db")
     items = [
         NewComplaint(
-            IncomingComplaint(f"inbox:{i}", T0, "+6281234567890", f"pengaduan nomor {i} <b>&", "sms"),
+            IncomingComplaint(f"inbox:{i}", T0, "+6281234567890", f"pengaduan nomor {i} <b>&", "sms",
+                              meta={"confidential": True} if i in confidential else {}),
             Tag("pupuk", 0.9, "v1", ("pupuk",)),
             None,
             [Destination(f"g{chat}", "tg", chat) for chat in chats],
@@ -47,7 +50,8 @@ def view_for(store: Store):
     return view
 
 
-def dispatcher(store: Store, tg: FakeTelegram, **pacing) -> tuple[Dispatcher, telegram.Sink]:
+def dispatcher(store: Store, tg: FakeTelegram, triage: Triage | None = None,
+               **pacing) -> tuple[Dispatcher, telegram.Sink]:
     cfg = telegram.Config(type="telegram", token=tg.token, api_base_url=tg.base_url,
                           read_timeout=pacing.pop("read_timeout", 2.0),
                           per_chat_per_minute=pacing.get("per_chat_per_minute", 1000),
@@ -55,7 +59,7 @@ def dispatcher(store: Store, tg: FakeTelegram, **pacing) -> tuple[Dispatcher, te
                           overall_per_second=pacing.get("overall_per_second", 1000))
     sink = telegram.Sink("tg", cfg, Context())
     d = Dispatcher(store, {"tg": sink}, {"tg": cfg}, view_for=view_for(store),
-                   fallback=Destination("triase", "tg", TRIAGE), health=Health(store.clock),
+                   triage=triage or Triage(Destination("triase", "tg", TRIAGE)), health=Health(store.clock),
                    backoff_cap_secs=0.2)
     return d, sink
 
@@ -110,6 +114,36 @@ async def test_kicked_group_goes_to_triage(tmp_path: Path, fake_telegram: FakeTe
                                   or "unreachable" in dl.last_error.lower() for dl in dead)
     # only one request reached the kicked chat: the others were diverted without trying
     assert len([c for c in fake_telegram.calls("sendMessage") if str(c.params.get("chat_id")) == A]) == 1
+
+
+async def test_a_kicked_groups_confidential_complaints_go_to_the_confidential_triage(
+        tmp_path: Path, fake_telegram: FakeTelegram) -> None:
+    store = make_store(tmp_path, 4, chats=(A,), confidential=frozenset({1, 3}))
+    fake_telegram.kick(A)
+    both = Triage(Destination("triase", "tg", TRIAGE), Destination("triase-rahasia", "tg", SECRET_TRIAGE))
+    d, sink = dispatcher(store, fake_telegram, triage=both)
+    await sink.start()
+    result = await d.drain(10)
+    await sink.close()
+    assert result.complete
+    assert codes_in(fake_telegram.texts(SECRET_TRIAGE)) == [1, 3]
+    assert codes_in(fake_telegram.texts(TRIAGE)) == [0, 2]  # the ordinary triage never gets 1 or 3
+
+
+async def test_an_unreachable_confidential_triage_keeps_its_complaints(tmp_path: Path,
+                                                                     fake_telegram: FakeTelegram) -> None:
+    store = make_store(tmp_path, 2, chats=(A,), confidential=frozenset({0, 1}))
+    fake_telegram.kick(A)
+    fake_telegram.kick(SECRET_TRIAGE)
+    both = Triage(Destination("triase", "tg", TRIAGE), Destination("triase-rahasia", "tg", SECRET_TRIAGE))
+    d, sink = dispatcher(store, fake_telegram, triage=both)
+    await sink.start()
+    result = await d.drain(1)
+    await sink.close()
+    # waiting for the confidential triage group to be reachable again, not moved anywhere else
+    assert {dl.group_name for dl in result.open} == {"triase-rahasia"}
+    assert fake_telegram.messages(TRIAGE) == []
+    assert store.deliveries("group_name = ?", ["triase"]) == []
 
 
 async def test_migrated_group_is_followed(tmp_path: Path, fake_telegram: FakeTelegram) -> None:

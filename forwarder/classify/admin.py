@@ -312,7 +312,9 @@ def promote_cmd(version, force, by, store, config_path):
                if settings is not None else None)
         if fit is not None and (fit.shares_none or fit.no_group):
             which = "every complaint" if fit.shares_none else f"complaints of {', '.join(fit.no_group)}"
-            console.print(f"[red]from now on {which} will go to the fallback group {fit.fallback!r} "
+            secret = (f" (the confidential ones to {fit.confidential_fallback!r})"
+                      if fit.confidential_fallback else "")
+            console.print(f"[red]from now on {which} will go to the fallback group {fit.fallback!r}{secret} "
                           f"until the groups of {config} take those topics[/red]")
         if fit is not None and fit.lost and not fit.shares_none:
             quiet = sorted({g for groups in fit.lost.values() for g in groups})

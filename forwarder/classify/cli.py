@@ -132,7 +132,8 @@ def _print_routing(text: str, tag, settings, gazetteer) -> None:
     for group in routing.groups:
         where = f" [{', '.join(group.kecamatan)}]" if group.kecamatan else ""
         dinas = f" ({group.dinas})" if group.dinas else ""
-        fallback = " (fallback/triage)" if group.fallback else ""
+        fallback = (" (confidential triage)" if group.fallback and group.confidential
+                    else " (fallback/triage)" if group.fallback else "")
         console.print(f"goes to: {group.name}{fallback}{dinas}{where}")
     if routing.triage_reason:
         console.print(f"triage because: {routing.triage_reason}")

@@ -33,6 +33,7 @@ from forwarder.classify.cli_common import console
 from forwarder.classify.evaluate import confusion_png, evaluate
 from forwarder.classify.model import TopicModel, row_hash
 from forwarder.config import GroupConfig
+from forwarder.routing import confidential_triage
 
 
 def compare(
@@ -177,11 +178,13 @@ class GroupFit:
     """How a model's topics meet the config's officer groups.
 
     ``no_group``: topics the model emits that no group (other than the fallback) takes: those
-    complaints go to the fallback group ``fallback``. ``never_emitted``: topics groups wait for that
-    the model never emits (those groups stay quiet). ``shares_none``: no topic of the model is taken
-    by any group (every complaint would go to the fallback). ``lost``: topics the *current* model
-    emits and groups take that this model never emits (their complaints would now be filed under
-    another topic), with the groups that would stop receiving them.
+    complaints go to the fallback group ``fallback`` (the confidential ones to the confidential
+    triage group ``confidential_fallback`` when the config has one). ``never_emitted``: topics
+    groups wait for that the model never emits (those groups stay quiet). ``shares_none``: no
+    topic of the model is taken by any group (every complaint would go to the fallback).
+    ``lost``: topics the *current* model emits and groups take that this model never emits (their
+    complaints would now be filed under another topic), with the groups that would stop receiving
+    them.
     """
 
     no_group: tuple[str, ...]
@@ -189,13 +192,15 @@ class GroupFit:
     shares_none: bool
     fallback: str | None
     lost: dict[str, list[str]] = field(default_factory=dict)
+    confidential_fallback: str | None = None
 
 
 def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig],
               current: frozenset[str] | set[str] | None = None) -> GroupFit:
     """:class:`GroupFit` of a model with topics ``labels`` (``current``: the current model's)."""
     routed = {t for g in groups if not g.fallback for t in g.topics}
-    fallback = next((g.name for g in groups if g.fallback), None)
+    fallback = next((g.name for g in groups if g.fallback and not g.confidential), None)
+    secret = confidential_triage(groups)
     lost = sorted((set(current or ()) & routed) - set(labels))
     return GroupFit(
         no_group=tuple(sorted(set(labels) - routed)),
@@ -203,12 +208,15 @@ def group_fit(labels: frozenset[str] | set[str], groups: list[GroupConfig],
         shares_none=not (set(labels) & routed),
         fallback=fallback,
         lost={t: [g.name for g in groups if t in g.topics and not g.fallback] for t in lost},
+        confidential_fallback=secret.name if secret is not None else None,
     )
 
 
 def fit_problems(fit: GroupFit, version: str, config: str) -> list[str]:
     """Why ``promote`` refuses a model (without ``--force``), one sentence each; ``[]`` if none."""
     triage = f"the fallback group {fit.fallback!r}" if fit.fallback else "the fallback group"
+    if fit.confidential_fallback:
+        triage += f" (the confidential ones to {fit.confidential_fallback!r})"
     if fit.shares_none:
         return [(f"none of the topics of {version} ({', '.join(fit.no_group)}) is taken by a group of "
                  f"{config}: EVERY complaint would go to {triage}. Train it with the config's topic "
