@@ -91,6 +91,14 @@ class GroupConfig(Strict):
                 )
         return value
 
+    @field_validator("kecamatan")
+    @classmethod
+    def _kecamatan_not_emptied(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("an empty kecamatan list reads as 'none' but would mean every kecamatan: "
+                             "list the kecamatan this group serves, or remove the key for all of them")
+        return value
+
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

@@ -104,6 +104,18 @@ def test_two_fallbacks_and_topicless_group() -> None:
     assert "2 fallback groups" in text and "groups[3].topics" in text
 
 
+def test_an_emptied_kecamatan_list_is_a_problem_not_every_kecamatan() -> None:
+    """A trial: `kecamatan: []` passed check-config and the group took road complaints from all
+    28 kecamatan."""
+    cfg = dict(GOOD)
+    cfg["groups"] = GOOD["groups"] + [{"name": "pu-dander", "sink": "out", "chat_id": -5,
+                                       "topics": ["jalan"], "kecamatan": []}]
+    with pytest.raises(ConfigError) as info:
+        parse_config(cfg, env={})
+    where = f"groups[{len(GOOD['groups'])}].kecamatan"
+    assert any(p.path == where and "every kecamatan" in p.message for p in info.value.problems), str(info.value)
+
+
 def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("groups: [\n  - name: a\n   sink: b\n")
