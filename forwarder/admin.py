@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from forwarder.errors import ConfigError, StoreError
-from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, Store, parse_iso
+from forwarder.store import DEAD, FAILED, OPEN_STATES, PENDING, SENDING, SENT, Store, parse_iso
 from forwarder.terminal import wide_console
 
 
@@ -234,9 +234,21 @@ def outbox_retry(config_path: str, delivery_ids: tuple[int, ...], all_dead: bool
 @click.argument("delivery_ids", nargs=-1, type=int, required=True)
 @click.option("--reason", required=True, help="Why (recorded with the complaint's history).")
 def outbox_drop(config_path: str, delivery_ids: tuple[int, ...], reason: str) -> None:
-    """Give up on deliveries on purpose; they stay listed as dead, with the reason."""
+    """Give up on deliveries on purpose; they stay listed as dead, with the reason. Exits 1 when
+    none of the ids could be dropped (unknown, or already sent)."""
     _, store = _store(config_path)
+    refused = []
+    for delivery_id in delivery_ids:
+        row = store.db.execute("select state from deliveries where id = ?", [delivery_id]).fetchone()
+        if row is None:
+            refused.append(f"no delivery {delivery_id}")
+        elif row[0] == SENT:
+            refused.append(f"delivery {delivery_id} was sent: nothing to drop")
+    for line in refused:
+        click.echo(line, err=True)
     click.echo(f"{store.drop(delivery_ids, reason)} delivery(ies) dropped")
+    if len(refused) == len(delivery_ids):
+        sys.exit(1)
 
 
 commands = [status, outbox]

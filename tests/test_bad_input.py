@@ -116,4 +116,7 @@ def test_status_and_outbox_commands(tmp_path: Path, tg: FakeTelegram) -> None:
     db = sqlite3.connect(tmp_path / "forwarder.db")
     assert db.execute("select count(*) from deliveries where state = 'sent'").fetchone()[0] == 4
     dropped = runner.invoke(main, ["outbox", "drop", "1", "--reason", "test", "--config", str(config)], env=env)
-    assert dropped.exit_code == 0 and "0 delivery(ies) dropped" in dropped.output  # sent ones stay sent
+    assert dropped.exit_code == 1 and "0 delivery(ies) dropped" in dropped.output  # sent ones stay sent
+    assert "delivery 1 was sent" in dropped.output
+    unknown = runner.invoke(main, ["outbox", "drop", "99999", "--reason", "x", "--config", str(config)], env=env)
+    assert unknown.exit_code == 1 and "no delivery 99999" in unknown.output
