@@ -12,7 +12,8 @@ What the citizen receives (keys of :data:`TEMPLATES`; each can be replaced in th
 ``confirmed``       after "sudah": closed
 ``merged``          an officer marked it a duplicate (``/duplikat``): the code it was merged into
 ``unmerged``        an admin undid that mark (``forwarder unmark``): it is handled on its own again
-``status``          answer to ``CEK <code>``; ``unknown_code`` when no complaint has that code
+``status``          answer to ``CEK <code>``; ``unknown_code`` when no complaint has that code;
+``cek_usage``       answer to a ``CEK`` without a code: how to ask
 ==================  ============================================================================
 
 Messages never carry an officer's name or number, nor the reporter's: SMS leave from the
@@ -64,6 +65,8 @@ TEMPLATES: dict[str, tuple[str, frozenset[str]]] = {
                   "Cek status: kirim CEK {code}"), frozenset({"code"})),
     "status": ("Status pengaduan {code}: {status}.", frozenset({"code", "status"})),
     "unknown_code": ("Kode pengaduan {code} tidak ditemukan. Periksa lagi kodenya.", frozenset({"code"})),
+    "cek_usage": ("Untuk melihat status pengaduan, kirim CEK lalu kode pengaduan Anda, misalnya: CEK 7K3Q9M",
+                  frozenset()),
 }
 
 #: what ``CEK`` tells the citizen for each status (no officer, no group)

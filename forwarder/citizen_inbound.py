@@ -5,7 +5,8 @@ with a new problem must never be swallowed by an old case, so a message is taken
 an existing complaint only when nothing says it is a new one. How a message is read (first rule
 that applies):
 
-1. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status
+1. ``CEK`` or ``STATUS`` alone is answered with how to ask (``CEK <kode>``; kind ``cek_usage``),
+   not taken for a complaint. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status
    when the message is only that plus at most :data:`CEK_EXTRA_WORDS` words and
    :data:`CEK_EXTRA_CHARS` characters: the sender gets the status of that complaint
    (``unknown_code`` when none has it and the code as typed holds a digit or stands alone:
@@ -48,7 +49,7 @@ Citizen replies of a confidential complaint go only to the confidential group(s)
 are stored in ``citizen_inbound`` (unique by source and external id, like complaints: a source
 handing one over again changes nothing twice) together with their effects (events, status,
 queued followups), in one transaction; they never become complaints. ``citizen_inbound.kind``:
-status_query, unknown_code, reopen, confirm, reply, closed.
+status_query, unknown_code, cek_usage, reopen, confirm, reply, closed.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ _CODE = r"([0-9A-Za-z]{6})"
 CEK = re.compile(rf"^\s*(?:cek(?:\s+status)?|status)\s*[:#.\-]?\s*{_CODE}(?![0-9A-Za-z])(.*)$",
                  re.IGNORECASE | re.DOTALL)
 CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
+#: "CEK" or "STATUS" alone: the citizen wants a status but gave no code (answered how to ask)
+BARE_CEK = re.compile(r"\s*(?:cek(?:\s+status)?|status)\s*[:#.\-!?]*\s*", re.IGNORECASE)
 REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
 CEK_EXTRA_WORDS = 4  # "CEK 7K3Q9M ya pak, terima kasih" is still only a status question
@@ -229,6 +232,8 @@ def match(store: Store, settings: Settings, incoming: IncomingComplaint,
     complaint. ``topic_of``: the classifier, to tell a new complaint from an answer."""
     text = _INVISIBLE.sub("", incoming.text or "")
     reader = _Reader(store, settings, topic_of)
+    if BARE_CEK.fullmatch(text):
+        return Match("cek_usage", None, "")
     cek = CEK.match(text)
     if cek:
         typed, rest = cek.group(1), cek.group(2).strip()
@@ -297,7 +302,7 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
     inbound_id = cur.lastrowid
     key = f"in:{inbound_id}"
     to = _sender(settings, source, incoming)
-    if kind in ("status_query", "unknown_code", "closed"):
+    if kind in ("status_query", "unknown_code", "closed", "cek_usage"):
         if row is not None:
             if kind == "status_query":
                 casework.event_tx(conn, now, row["id"], "citizen", "status_query", {"inbound": inbound_id})
@@ -308,8 +313,10 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
                                  status=citizen.status_text(row, store))
         elif to:
             channel, via, target = to
-            followups.enqueue(conn, now, kind="unknown_code", channel=channel, via=via, target=target,
-                              text=citizen.render(settings, "unknown_code", code=code), dedupe=key)
+            text = (citizen.render(settings, "cek_usage") if kind == "cek_usage"
+                    else citizen.render(settings, "unknown_code", code=code))
+            followups.enqueue(conn, now, kind=kind, channel=channel, via=via, target=target, text=text,
+                              dedupe=key)
         return True
     assert row is not None
     shown = mask(found.text if found.text is not None else incoming.text or "").strip() or "(pesan kosong)"

@@ -86,14 +86,16 @@ async def test_cek_returns_the_status_and_is_no_complaint(tmp_path: Path, tg: Fa
     sms(kit, f"cek {code.lower()}", number="+6285700000003")  # anyone holding the code may ask
     sms(kit, "CEK 9ZZZZ9", number="+6285700000003")
     sms(kit, "Cek sawahe kebanjiran, jalan desa putus", number="+6285700000004")  # a complaint
+    sms(kit, "CEK", number="+6285700000003")  # no code: told how to ask, no complaint in triage
     await kit.once()
     complaints = kit.rows("select text from complaints order by id")
     assert [c["text"][:14] for c in complaints] == ["Pupuk urea lan", "Cek sawahe keb"]
     kinds = [r["kind"] for r in kit.rows("select kind from citizen_inbound order by id")]
-    assert kinds == ["status_query", "unknown_code"]
+    assert kinds == ["status_query", "unknown_code", "cek_usage"]
     to_asker = [r["TextDecoded"] for r in kit.outbox_sms() if r["DestinationNumber"] == "+6285700000003"]
     assert to_asker[0] == f"Status pengaduan {code}: diterima, menunggu petugas."
     assert "9ZZZZ9" in to_asker[1] and "tidak ditemukan" in to_asker[1]
+    assert to_asker[2].startswith("Untuk melihat status pengaduan, kirim CEK")
     # the status answer names no group and no officer
     assert "pertanian" not in to_asker[0]
     # handed over again (a crash before Gammu's rows were marked processed): nothing twice
@@ -102,9 +104,9 @@ async def test_cek_returns_the_status_and_is_no_complaint(tmp_path: Path, tg: Fa
         conn.execute("update inbox set Processed = 'false'")
     conn.close()
     await kit.once()
-    assert len(kit.rows("select id from citizen_inbound")) == 2
+    assert len(kit.rows("select id from citizen_inbound")) == 3
     assert len(kit.rows("select id from complaints")) == 2
-    assert len(kit.outbox_sms()) == 4  # two acknowledgments, two answers
+    assert len(kit.outbox_sms()) == 5  # two acknowledgments, three answers
 
 
 async def test_question_and_the_citizens_answer_come_back_to_the_thread(tmp_path: Path,
