@@ -111,6 +111,7 @@ FOUND = [
     ("kel. ledok kulon banjir lagi", "Bojonegoro", "Ledok Kulon"),
     ("Kelurahan Kadipaten, Kec. Bojonegoro, Kab. Bojonegoro", "Bojonegoro", "Kadipaten"),
     ("kec.gayam ds.sudu jembatan putus", "Gayam", "Sudu"),
+    ("jalan rusak di kec. Kota Bojonegoro", "Bojonegoro", None),  # the town's kecamatan, as people say it
     # misspellings after a prefix
     ("pupuk langka di kec. sumberejo", "Sumberrejo", None),
     ("kec kedung adem irigasi mampet", "Kedungadem", None),
@@ -138,6 +139,7 @@ FOUND = [
     ("jalan depan alun-alun Kalitidu berlubang", "Kalitidu", None),
     ("uwuh numpuk cedhak prapatan Kedungadem", "Kedungadem", None),
     ("dalan ngarep pasar Sumberrejo bolong", "Sumberrejo", None),
+    ("pupuk urea kosong di kios Kasiman", "Kasiman", None),  # fertiliser kiosks go by their place
 ]
 
 

@@ -62,7 +62,7 @@ NOT_NAMES = frozenset("""
 # menyang/tekan to). Only kecamatan names: after these, a desa/kelurahan name in a city is mostly a
 # street, a market or a crossing in the neighbouring kelurahan (pasar Keputran filed under Genteng).
 PLACE_CUES = frozenset("""
-    pasar perempatan prapatan perapatan pertigaan pertelon simpang alun
+    pasar perempatan prapatan perapatan pertigaan pertelon simpang alun kios
     dekat dkt deket cedhak cedak cerak caket depan dpn ngarep ngarepe ngajeng belakang blkg mburi
     wingking samping sebelah sandinge sebelahe seberang sebrang arah menuju menyang nyang tekan
     pinggir pinggire utara selatan timur barat lor kidul wetan kulon

@@ -8,7 +8,7 @@ Bojonegoro, code 35.22, has 28 kecamatan and 430 desa/kelurahan there).
 dalem``, ``DESA KALIREJO KEC. DANDER``) and weighs its evidence:
 
 * a prefix (``kec``/``kecamatan``, ``ds``/``desa``, ``kel``/``kelurahan``) followed by a name is
-  strong evidence; after a prefix a misspelt name is accepted too (rapidfuzz ``ratio`` of the
+  strong evidence (``kec. Kota Bojonegoro`` is kecamatan Bojonegoro); after a prefix a misspelt name is accepted too (rapidfuzz ``ratio`` of the
   words run together, at least 80, 88 for names of 5 letters, exact for shorter ones, same first
   letter);
 * a name without a prefix counts only when it matches exactly and is unlikely to be an ordinary
@@ -257,6 +257,9 @@ class Gazetteer:
             level = "kec" if word in KEC_PREFIXES else "desa" if word in DESA_PREFIXES else ""
             if level and i + 1 < n:
                 cand = self._after_prefix(text, tokens, i, level, all_caps)
+                if cand is None and level == "kec" and i + 2 < n and tokens[i + 1][0] == "kota":
+                    # "kec. Kota Bojonegoro": the kecamatan of the regency's town, named as such
+                    cand = self._after_prefix(text, tokens, i + 1, level, all_caps)
                 if cand is not None:
                     found.append(cand)
                     i = cand.last_tok + 1
