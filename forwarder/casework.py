@@ -9,13 +9,22 @@ Statuses (``complaints.status``) and what moves a complaint between them::
     bukan kami (every owning group; not triage) -> bukan_kewenangan, and it goes to triage
     /spam (any status) -> spam        /duplikat <kode> (any status) -> duplikat
 
-Open statuses accept every officer action; ``selesai`` accepts the citizen's answer and a new
-``selesai`` or ``proses`` (the officers reopen it themselves); ``tuntas``, ``spam`` and
+Open statuses accept every officer action; ``selesai`` accepts the citizen's answer, ``proses``
+(the officers reopen it themselves), a re-route and ``bukan kami``; ``tuntas``, ``spam`` and
 ``duplikat`` are closed (no buttons; :mod:`forwarder.report` leaves spam and duplicates out).
+
+*Reopening.* Two ways take a done complaint back into work: the citizen's "belum" (event
+``reopened``, status ``dibuka_kembali``) and an officer's ``proses`` on it (event ``in_progress``
+with ``reopened: true``). Either starts a new *round* for the group(s) whose part was done: new
+deadlines counted in working days from the reopening, as for a new complaint (reminders, heads'
+alerts and the report's ``reopen_*`` figures; :mod:`forwarder.report`), told to the group with
+the reopening (:func:`new_round_note`). A re-route of a done complaint gives it to the new group
+with its own clock, as any re-route does.
+
 Every change is an event (kinds in :mod:`forwarder.migrations`; this module adds ``relabelled``
 {topic, from_topic}, ``status_query`` {inbound}, ``flagged`` {confidential, admin}, ``spam``
-{group, name}, ``duplicate`` {of, of_id, group, name}; an officer's re-route carries
-``topic_by_officer``).
+{group, name}, ``duplicate`` {of, of_id, group, name}, ``unmarked`` {was, admin, reason, status};
+an officer's re-route carries ``topic_by_officer``).
 
 The functions named ``*_tx`` write inside the caller's transaction (``with transaction(store)``)
 so an action, its events, labels and queued followups commit together or not at all.
@@ -236,6 +245,8 @@ def transition_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[st
     data: dict[str, Any] = {"group": group, "name": name}
     if note is not None:
         data["note"] = note
+    if status == DONE:  # only ``proses`` leaves ``selesai``: the officers reopen it
+        data["reopened"] = True
     event_tx(conn, now, row["id"], actor, kind, data)
     set_status_tx(conn, row["id"], target)
     queue_edits_tx(conn, store, now, row["id"])
@@ -413,6 +424,25 @@ def officer_topic_note(store: Store, complaint_id: int) -> str | None:
         elif data.get("topic_by_officer"):
             note = "dialihkan oleh petugas"
     return note
+
+
+def new_round_note(settings: Any, now: str, *, acknowledged: bool) -> str:
+    """The deadlines of a round that starts at ``now`` (ISO UTC), as told to the group when a
+    complaint is reopened: ``Batas baru (hari kerja sejak dibuka kembali): ditanggapi paling
+    lambat <waktu>, selesai paling lambat <waktu>.`` (only the done deadline when the reopening
+    was itself an officer's action). ``settings``: a checked config (its deadlines, calendar and
+    time zone)."""
+    from forwarder.report import deadlines_of, round_deadlines
+    from forwarder.workdays import WorkCalendar
+
+    ack_by, done_by = round_deadlines(WorkCalendar.from_settings(settings), deadlines_of(settings),
+                                      parse_iso(now))
+    zone = settings.timezone
+    done = f"selesai paling lambat {format_received(done_by, zone)}"
+    if acknowledged:
+        return f"Batas selesai baru (hari kerja sejak dibuka kembali): {done}."
+    return (f"Batas baru (hari kerja sejak dibuka kembali): ditanggapi paling lambat "
+            f"{format_received(ack_by, zone)}, {done}.")
 
 
 # -- the citizen's answers (inside a transaction) -----------------------------------------------
