@@ -354,7 +354,8 @@ def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, A
     reason, status}, the status the complaint had before the mark (recorded with the mark as
     ``status_before``; ``baru`` for marks made before that was recorded), messages edited
     (buttons back unless that status is closed); :mod:`forwarder.report` counts it again.
-    Returns the status. Raises ActionRefused when the complaint is not marked spam or duplicate."""
+    Returns the status. Raises ActionRefused when the complaint is not marked spam or duplicate,
+    or when its status is no longer the one ``row`` holds (another unmark got there first)."""
     if row["status"] not in (SPAM, DUPLICATE):
         raise ActionRefused(f"Pengaduan {row['tracking_code']} berstatus "
                             f"{STATUS_TEXT.get(row['status'], row['status'])}, tidak ditandai spam atau duplikat.")
@@ -364,11 +365,51 @@ def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, A
         status = NEW
     if marks and marks[-1][0] > now:  # another process's clock ran ahead: keep the order
         now = marks[-1][0]
+    # only from the status ``row`` was read with: an unmark run twice at once changes it once
+    if not conn.execute("update complaints set status = ? where id = ? and status = ?",
+                        (status, row["id"], row["status"])).rowcount:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} baru saja diubah; "
+                            "periksa statusnya lalu ulangi.")
     event_tx(conn, now, row["id"], actor, "unmarked",
              {"was": row["status"], "admin": admin, "reason": reason, "status": status})
-    set_status_tx(conn, row["id"], status)
     queue_edits_tx(conn, store, now, row["id"])
     return status
+
+
+def duplicate_mark(store: Store, complaint_id: int) -> tuple[int, dict[str, Any]] | None:
+    """``(event id, data)`` of the complaint's latest ``duplicate`` mark, or None."""
+    found = store.db.execute("select id, data from events where complaint_id = ? and kind = 'duplicate' "
+                             "order by id desc limit 1", [complaint_id]).fetchone()
+    return (int(found[0]), json.loads(found[1] or "{}")) if found else None
+
+
+def queue_unmerged_note_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any],
+                           mark_id: int, mark: dict[str, Any], admin: str, fallback: Destination, *,
+                           groups: Any = None) -> str | None:
+    """After ``forwarder unmark`` of duplicate ``row``: tell the groups of the complaint it had
+    been merged into (``mark``: the data of its ``duplicate`` event ``mark_id``, which told them
+    "... ditandai duplikat dari pengaduan ini") that the link is undone, as a reply to that
+    complaint's message, like the duplicate note (:func:`queue_thread_post_tx`; ``groups``: the
+    config's, for a confidential original). Only codes and the admin's name: nothing of the
+    reporter. Queued once per mark (dedupe ``unmerged_note:<id>:<mark id>``), so a retried or
+    concurrent unmark never tells them twice. Returns the original's tracking code, or None
+    when it no longer exists."""
+    original = store.complaint(int(mark["of_id"])) if mark.get("of_id") else None
+    if original is None and mark.get("of"):
+        original = store.complaint_by_code(str(mark["of"]))
+    if original is None:
+        return None
+    original = dict(original)
+    of, code = original["tracking_code"], row["tracking_code"]
+    if is_confidential(row) and not is_confidential(original):  # flagged since: keep its code out
+        text = (f"Pengaduan {of}: satu pengaduan yang ditandai duplikat dari pengaduan ini ternyata bukan "
+                f"duplikat (dibatalkan oleh admin {admin}); pengaduan itu ditangani tersendiri.")
+    else:
+        text = (f"Pengaduan {of}: pengaduan {code} ternyata bukan duplikat dari pengaduan ini "
+                f"(dibatalkan oleh admin {admin}); pengaduan {code} ditangani tersendiri.")
+    queue_thread_post_tx(conn, store, now, original["id"], text, "unmerged_note",
+                         f"unmerged_note:{row['id']}:{mark_id}", fallback, groups=groups)
+    return of
 
 
 def original_of(store: Store, row: dict[str, Any], code: str) -> dict[str, Any]:
