@@ -34,16 +34,17 @@ def sms(kit: Kit, text: str) -> None:
     add_inbox_sms(kit.smsd_db, NUMBER, text, kit.clock(), timezone="UTC")
 
 
-def with_heads(kit: Kit) -> Any:
-    """The kit's config with a heads' group for every dinas (overdue alerts go there; no weekly
-    summary, to keep to the deadlines here)."""
-    heads = {"name": "pimpinan", "sink": "tg", "chat_id": HEADS, "weekly_summary": False}
+def with_heads(kit: Kit, weekly: bool) -> Any:
+    """The kit's config with a heads' group for every dinas (overdue alerts go there; its weekly
+    summary on Mondays 08:00 only when ``weekly``)."""
+    heads = {"name": "pimpinan", "sink": "tg", "chat_id": HEADS, "weekly_summary": weekly}
     return parse_config({**kit.data, "heads": {"groups": [heads]}}, env={})
 
 
-def notices_at(kit: Kit, at: datetime, *, mark: bool = False) -> dict[tuple[str, str, str], str]:
+def notices_at(kit: Kit, at: datetime, *, mark: bool = False,
+               weekly: bool = False) -> dict[tuple[str, str, str], str]:
     """(kind, subject, chat) -> text of every notice due at ``at``; ``mark``: record them sent."""
-    settings = with_heads(kit)
+    settings = with_heads(kit, weekly)
     store = Store.open(kit.settings.database, clock=kit.clock)
     try:
         due = due_notices(store, settings, at)
@@ -133,6 +134,9 @@ async def test_belum_starts_a_new_round_with_its_own_deadlines_alerts_and_figure
     tg.push_callback_query(JALAN, first, f"a:proses:{cid}", user=OFFICER)
     await kit.once()
     assert set(notices_at(kit, wib("2026-12-07T15:00"), mark=True)) == {("remind_done", f"{cid}#2", JALAN)}
+    weekly = notices_at(kit, wib("2026-12-07T15:00"), weekly=True)["weekly", "2026-W50", HEADS]
+    assert "(tanpa dinas): 1 pengaduan, 1 selesai, 0 lewat batas" in weekly
+    assert "dibuka kembali 1x: 0 selesai lagi, 0 lewat batas baru" in weekly
     kit.clock.now = wib("2026-12-08T10:00")
     tg.push_reply(JALAN, first, "/selesai Ditambal ulang", user=OFFICER)
     await kit.once()
