@@ -265,6 +265,9 @@ class Actions:
             raise ActionRefused(f"Grup ini sudah melepas pengaduan {code}; tindak lanjut ada di grup tujuannya.")
         if verb in ("terima", "proses"):
             status = casework.transition_tx(conn, self.store, now, row, verb, actor, group, name)
+            if row["status"] == casework.DONE:  # taken back up after done: a new round begins
+                return (f"Pengaduan {code} dibuka kembali: {casework.STATUS_TEXT[status]}. "
+                        + casework.new_round_note(self.settings, now, acknowledged=True))
             return f"Pengaduan {code}: {casework.STATUS_TEXT[status]}."
         if verb == "selesai":
             if row["status"] == casework.DONE or row["status"] not in casework.TRANSITIONS["selesai"][2]:

@@ -21,7 +21,11 @@ time to the new group).
 ``forwarder unmark CODE --reason TEXT --admin NAME`` undoes an officer's ``/spam`` or
 ``/duplikat`` (:func:`forwarder.casework.unmark_tx`): the complaint gets back the status it had,
 its messages their buttons, and reports count it again; a duplicate's citizen, who was told it
-was merged, is told it is handled on its own again (template ``unmerged``).
+was merged, is told it is handled on its own again (template ``unmerged``), and the groups of
+the complaint it had been merged into, told of the merge in its thread, are told in the same
+thread that the link is undone (:func:`forwarder.casework.queue_unmerged_note_tx`). All of it is
+one transaction, and each message is queued once per duplicate mark: a retried or concurrent
+unmark, or a crash, neither loses nor repeats them.
 
 They act on the database only; a running daemon sends the new deliveries and edits.
 """
@@ -118,6 +122,34 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
     return [d.group_name for d in dests]
 
 
+def unmark_complaint(store: Store, settings: Settings, code: str, admin: str,
+                     reason: str) -> tuple[dict[str, Any], str, bool, str | None]:
+    """Undo ``/spam`` or ``/duplikat`` on complaint ``code`` (see the module docstring): returns
+    ``(row as it was, status now, citizen told, code of the original whose groups are told or
+    None)``. Raises ClickException for an unknown code or a complaint not marked."""
+    row = _complaint(store, code)
+    was = row["status"]
+    mark = casework.duplicate_mark(store, row["id"]) if was == casework.DUPLICATE else None
+    fallback = settings.fallback
+    triage = Destination(fallback.name, fallback.sink,
+                         store.chat_override(fallback.sink, fallback.chat_id) or fallback.chat_id)
+    told, original = False, None
+    try:
+        with casework.transaction(store) as conn:
+            now = store.now()
+            status = casework.unmark_tx(conn, store, now, row, f"admin:{admin}", admin, reason)
+            if mark is not None:
+                mark_id, data = mark
+                # the citizen was told it had been merged into another complaint: tell them it is not
+                told = bool(citizen.queue_tx(conn, store, settings, now, row, "unmerged",
+                                             f"unmerged:{row['id']}:{mark_id}"))
+                original = casework.queue_unmerged_note_tx(conn, store, now, row, mark_id, data, admin, triage,
+                                                           groups=settings.groups)
+    except casework.ActionRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    return row, status, told, original
+
+
 @click.command()
 @click.argument("code")
 @admin_option
@@ -181,21 +213,13 @@ def unmark(code: str, reason: str, admin: str, config_path: str) -> None:
     (its buttons return) and response-time reports count it again."""
     settings, store = _open(config_path)
     try:
-        row = _complaint(store, code)
-        was = row["status"]
-        try:
-            with casework.transaction(store) as conn:
-                now = store.now()
-                status = casework.unmark_tx(conn, store, now, row, f"admin:{_admin(admin)}", _admin(admin), reason)
-                # the citizen was told it had been merged into another complaint: tell them it is not
-                told = was == casework.DUPLICATE and citizen.queue_tx(
-                    conn, store, settings, now, row, "unmerged", f"unmerged:{row['id']}:{now}")
-        except casework.ActionRefused as exc:
-            raise click.ClickException(str(exc)) from exc
+        row, status, told, original = unmark_complaint(store, settings, code, _admin(admin), reason)
     finally:
         store.close()
-    click.echo(f"{row['tracking_code']} is {status} again{'; the citizen is told' if told else ''}; the "
-               "running daemon updates its group messages within seconds (or the next `run --once`)")
+    news = "; the citizen is told" if told else ""
+    news += f"; the groups of {original} are told" if original else ""
+    click.echo(f"{row['tracking_code']} is {status} again{news}; the running daemon updates its group "
+               "messages within seconds (or the next `run --once`)")
 
 
 commands = [reveal, flag, unmark]

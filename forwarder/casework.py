@@ -9,13 +9,22 @@ Statuses (``complaints.status``) and what moves a complaint between them::
     bukan kami (every owning group; not triage) -> bukan_kewenangan, and it goes to triage
     /spam (any status) -> spam        /duplikat <kode> (any status) -> duplikat
 
-Open statuses accept every officer action; ``selesai`` accepts the citizen's answer and a new
-``selesai`` or ``proses`` (the officers reopen it themselves); ``tuntas``, ``spam`` and
+Open statuses accept every officer action; ``selesai`` accepts the citizen's answer, ``proses``
+(the officers reopen it themselves), a re-route and ``bukan kami``; ``tuntas``, ``spam`` and
 ``duplikat`` are closed (no buttons; :mod:`forwarder.report` leaves spam and duplicates out).
+
+*Reopening.* Two ways take a done complaint back into work: the citizen's "belum" (event
+``reopened``, status ``dibuka_kembali``) and an officer's ``proses`` on it (event ``in_progress``
+with ``reopened: true``). Either starts a new *round* for the group(s) whose part was done: new
+deadlines counted in working days from the reopening, as for a new complaint (reminders, heads'
+alerts and the report's ``reopen_*`` figures; :mod:`forwarder.report`), told to the group with
+the reopening (:func:`new_round_note`). A re-route of a done complaint gives it to the new group
+with its own clock, as any re-route does.
+
 Every change is an event (kinds in :mod:`forwarder.migrations`; this module adds ``relabelled``
 {topic, from_topic}, ``status_query`` {inbound}, ``flagged`` {confidential, admin}, ``spam``
-{group, name}, ``duplicate`` {of, of_id, group, name}; an officer's re-route carries
-``topic_by_officer``).
+{group, name}, ``duplicate`` {of, of_id, group, name}, ``unmarked`` {was, admin, reason, status};
+an officer's re-route carries ``topic_by_officer``).
 
 The functions named ``*_tx`` write inside the caller's transaction (``with transaction(store)``)
 so an action, its events, labels and queued followups commit together or not at all.
@@ -239,6 +248,8 @@ def transition_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[st
     data: dict[str, Any] = {"group": group, "name": name}
     if note is not None:
         data["note"] = note
+    if status == DONE:  # only ``proses`` leaves ``selesai``: the officers reopen it
+        data["reopened"] = True
     event_tx(conn, now, row["id"], actor, kind, data)
     set_status_tx(conn, row["id"], target)
     queue_edits_tx(conn, store, now, row["id"])
@@ -348,7 +359,8 @@ def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, A
     reason, status}, the status the complaint had before the mark (recorded with the mark as
     ``status_before``; ``baru`` for marks made before that was recorded), messages edited
     (buttons back unless that status is closed); :mod:`forwarder.report` counts it again.
-    Returns the status. Raises ActionRefused when the complaint is not marked spam or duplicate."""
+    Returns the status. Raises ActionRefused when the complaint is not marked spam or duplicate,
+    or when its status is no longer the one ``row`` holds (another unmark got there first)."""
     if row["status"] not in (SPAM, DUPLICATE):
         raise ActionRefused(f"Pengaduan {row['tracking_code']} berstatus "
                             f"{STATUS_TEXT.get(row['status'], row['status'])}, tidak ditandai spam atau duplikat.")
@@ -358,11 +370,51 @@ def unmark_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, A
         status = NEW
     if marks and marks[-1][0] > now:  # another process's clock ran ahead: keep the order
         now = marks[-1][0]
+    # only from the status ``row`` was read with: an unmark run twice at once changes it once
+    if not conn.execute("update complaints set status = ? where id = ? and status = ?",
+                        (status, row["id"], row["status"])).rowcount:
+        raise ActionRefused(f"Pengaduan {row['tracking_code']} baru saja diubah; "
+                            "periksa statusnya lalu ulangi.")
     event_tx(conn, now, row["id"], actor, "unmarked",
              {"was": row["status"], "admin": admin, "reason": reason, "status": status})
-    set_status_tx(conn, row["id"], status)
     queue_edits_tx(conn, store, now, row["id"])
     return status
+
+
+def duplicate_mark(store: Store, complaint_id: int) -> tuple[int, dict[str, Any]] | None:
+    """``(event id, data)`` of the complaint's latest ``duplicate`` mark, or None."""
+    found = store.db.execute("select id, data from events where complaint_id = ? and kind = 'duplicate' "
+                             "order by id desc limit 1", [complaint_id]).fetchone()
+    return (int(found[0]), json.loads(found[1] or "{}")) if found else None
+
+
+def queue_unmerged_note_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any],
+                           mark_id: int, mark: dict[str, Any], admin: str, fallback: Destination, *,
+                           groups: Any = None) -> str | None:
+    """After ``forwarder unmark`` of duplicate ``row``: tell the groups of the complaint it had
+    been merged into (``mark``: the data of its ``duplicate`` event ``mark_id``, which told them
+    "... ditandai duplikat dari pengaduan ini") that the link is undone, as a reply to that
+    complaint's message, like the duplicate note (:func:`queue_thread_post_tx`; ``groups``: the
+    config's, for a confidential original). Only codes and the admin's name: nothing of the
+    reporter. Queued once per mark (dedupe ``unmerged_note:<id>:<mark id>``), so a retried or
+    concurrent unmark never tells them twice. Returns the original's tracking code, or None
+    when it no longer exists."""
+    original = store.complaint(int(mark["of_id"])) if mark.get("of_id") else None
+    if original is None and mark.get("of"):
+        original = store.complaint_by_code(str(mark["of"]))
+    if original is None:
+        return None
+    original = dict(original)
+    of, code = original["tracking_code"], row["tracking_code"]
+    if is_confidential(row) and not is_confidential(original):  # flagged since: keep its code out
+        text = (f"Pengaduan {of}: satu pengaduan yang ditandai duplikat dari pengaduan ini ternyata bukan "
+                f"duplikat (dibatalkan oleh admin {admin}); pengaduan itu ditangani tersendiri.")
+    else:
+        text = (f"Pengaduan {of}: pengaduan {code} ternyata bukan duplikat dari pengaduan ini "
+                f"(dibatalkan oleh admin {admin}); pengaduan {code} ditangani tersendiri.")
+    queue_thread_post_tx(conn, store, now, original["id"], text, "unmerged_note",
+                         f"unmerged_note:{row['id']}:{mark_id}", fallback, groups=groups)
+    return of
 
 
 def original_of(store: Store, row: dict[str, Any], code: str) -> dict[str, Any]:
@@ -418,6 +470,25 @@ def officer_topic_note(store: Store, complaint_id: int) -> str | None:
         elif data.get("topic_by_officer"):
             note = "dialihkan oleh petugas"
     return note
+
+
+def new_round_note(settings: Any, now: str, *, acknowledged: bool) -> str:
+    """The deadlines of a round that starts at ``now`` (ISO UTC), as told to the group when a
+    complaint is reopened: ``Batas baru (hari kerja sejak dibuka kembali): ditanggapi paling
+    lambat <waktu>, selesai paling lambat <waktu>.`` (only the done deadline when the reopening
+    was itself an officer's action). ``settings``: a checked config (its deadlines, calendar and
+    time zone)."""
+    from forwarder.report import deadlines_of, round_deadlines
+    from forwarder.workdays import WorkCalendar
+
+    ack_by, done_by = round_deadlines(WorkCalendar.from_settings(settings), deadlines_of(settings),
+                                      parse_iso(now))
+    zone = settings.timezone
+    done = f"selesai paling lambat {format_received(done_by, zone)}"
+    if acknowledged:
+        return f"Batas selesai baru (hari kerja sejak dibuka kembali): {done}."
+    return (f"Batas baru (hari kerja sejak dibuka kembali): ditanggapi paling lambat "
+            f"{format_received(ack_by, zone)}, {done}.")
 
 
 # -- the citizen's answers (inside a transaction) -----------------------------------------------

@@ -324,7 +324,8 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         shown = shown[:THREAD_TEXT_LIMIT].rstrip() + "… (terpotong)"
     if kind == "reopen":
         casework.reopen_tx(conn, store, now, row, reason=shown)
-        post = f"Pengaduan {code}: pelapor menyatakan BELUM selesai. Pengaduan dibuka kembali.\n\n{shown}"
+        post = (f"Pengaduan {code}: pelapor menyatakan BELUM selesai. Pengaduan dibuka kembali.\n"
+                f"{casework.new_round_note(settings, now, acknowledged=False)}\n\n{shown}")
         citizen.queue_tx(conn, store, settings, now, row, "reopened", key)
     elif kind == "confirm":
         casework.confirm_tx(conn, store, now, row)

@@ -23,7 +23,8 @@ Tables:
     ``citizen``, ``admin:<name>``), ``kind`` and ``data`` (JSON). Kinds: ``received``, ``routed``
     {groups, topic, confidence, triage_reason}, ``delivered`` {group, message_ids},
     ``delivery_dead`` {group, error}, ``rerouted`` {group, reason} (officer re-routes also carry
-    {from_group, to_group, topic, kecamatan}), ``acknowledged`` {group}, ``in_progress`` {group},
+    {from_group, to_group, topic, kecamatan}), ``acknowledged`` {group}, ``in_progress`` {group}
+    (``reopened: true`` when it took a done complaint back up),
     ``done`` {group, note}, ``not_ours`` {group}, ``question`` {group, text},
     ``answer`` {group, text}, ``citizen_reply`` {text}, ``reopened`` {reason},
     ``confirmed_solved``, ``spam`` {group, name}, ``duplicate`` {of, of_id, group, name}, ``revealed`` {admin} (unmasked read),

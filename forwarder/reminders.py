@@ -19,8 +19,15 @@ What goes where (texts in Indonesian: officers and heads read them):
   ``heads.weekly_summary_weekday`` at ``heads.weekly_summary_hour``: figures per dinas for
   complaints received in the 7 days before that day.
 
+A reopened complaint (the citizen's "belum", or an officer taking a done complaint back to
+in progress) is a new *round* for its group (:mod:`forwarder.report`): its reminders and overdue
+alerts count from the reopening, with the same working days as a new complaint's, are marked
+"dibuka kembali" and are recorded under their own subject (``<complaint id>#<round>``), so the
+first round's notices do not silence them.
+
 Messages carry tracking codes, topics and places, never the complaint text or the reporter.
-Only complaints received in the last :data:`LOOKBACK` are looked at. Several items for one chat
+Only complaints received in the last :data:`LOOKBACK` are looked at, and the rounds of older
+complaints reopened in it. Several items for one chat
 go out as one message (split at Telegram's 4096-character limit).
 """
 
@@ -40,6 +47,7 @@ from forwarder.report import (
     deadlines_of,
     dinas_map,
     load_assignments,
+    round_deadlines,
 )
 from forwarder.sinks.format import format_received, split_message
 from forwarder.store import Store, iso
@@ -69,8 +77,15 @@ def _sent_keys(store: Store) -> set[tuple[str, str, str, str]]:
 def _item(a: Assignment, zone: str, deadline: datetime, *, with_group: bool) -> str:
     where = f", Kec. {a.kecamatan}" if a.kecamatan else ""
     group = f" grup {a.group} ({a.dinas})," if with_group else ""
-    return (f"- {a.tracking_code}:{group} {a.topic or 'tanpa topik'}{where}; "
+    again = f" (dibuka kembali {format_received(a.start, zone)})" if a.round > 1 and a.start else ""
+    return (f"- {a.tracking_code}{again}:{group} {a.topic or 'tanpa topik'}{where}; "
             f"batas {format_received(deadline, zone)}")
+
+
+def subject_of(a: Assignment) -> str:
+    """The ``notices.subject`` of an assignment's reminders and alerts: the complaint id, and
+    ``#<round>`` for a round after a reopening (so each round is reminded once)."""
+    return str(a.complaint_id) if a.round == 1 else f"{a.complaint_id}#{a.round}"
 
 
 #: sink types whose groups cannot act on a complaint unless their officers' messages are read
@@ -94,8 +109,10 @@ def due_notices(store: Store, settings: Any, now: datetime,
     deadlines = deadlines_of(settings)
     zone = settings.timezone
     sent = _sent_keys(store)
+    # complaints received in the lookback, and older ones reopened in it (only their new rounds)
     loaded = load_assignments(store, now - LOOKBACK, now + timedelta(seconds=1), dinas_map(settings),
-                              as_of=now)
+                              as_of=now, reopened_since=now - LOOKBACK)
+    loaded.assignments = [a for a in loaded.assignments if a.round > 1 or a.received_at >= now - LOOKBACK]
     groups = {g.name: g for g in settings.groups}
     # groups on a send-only sink (WhatsApp through WAHA without its webhook) cannot acknowledge or
     # resolve anything: no reminders there, no overdue alerts or digest lines about them
@@ -118,12 +135,12 @@ def due_notices(store: Store, settings: Any, now: datetime,
     for a in open_:
         assert a.start is not None
         group = groups.get(a.group)
-        checks = [("done", deadlines.done_days)]
+        ack_by, done_by = round_deadlines(calendar, deadlines, a.start)
+        checks = [("done", done_by)]
         if a.ack_at is None:
-            checks.insert(0, ("ack", deadlines.acknowledge_days))
-        for kind, days in checks:
-            deadline = calendar.add_working_days(a.start, days)
-            subject = str(a.complaint_id)
+            checks.insert(0, ("ack", ack_by))
+        subject = subject_of(a)
+        for kind, deadline in checks:
             if now < deadline:
                 if group is not None and lead > 0 and calendar.working_seconds(now, deadline) <= lead:
                     add(group.sink, group.chat_id, f"remind_{kind}", subject,
@@ -176,7 +193,7 @@ def _digests(settings: Any, now: datetime, calendar: WorkCalendar, deadlines: De
             mine = [a for a in open_ if a.group == name]
             unacked = sum(a.ack_at is None for a in mine)
             late = [a for a in mine if _late(a, now, calendar, deadlines)]
-            came = sum(1 for a in every if a.group == name and a.start is not None
+            came = sum(1 for a in every if a.group == name and a.start is not None and a.round == 1
                        and calendar.local_date(a.start) == yesterday)
             closed = sum(1 for a in every if a.group == name and a.done_at is not None
                          and calendar.local_date(a.done_at) == yesterday)
@@ -202,11 +219,12 @@ def _hours(value: float) -> str:
 
 
 def _late(a: Assignment, now: datetime, calendar: WorkCalendar, deadlines: Deadlines) -> bool:
-    """Past the acknowledgment deadline without one, or past the done deadline."""
+    """Past the acknowledgment deadline without one, or past the done deadline (of its round)."""
     assert a.start is not None
-    if a.ack_at is None and now > calendar.add_working_days(a.start, deadlines.acknowledge_days):
+    ack_by, done_by = round_deadlines(calendar, deadlines, a.start)
+    if a.ack_at is None and now > ack_by:
         return True
-    return a.done_at is None and now > calendar.add_working_days(a.start, deadlines.done_days)
+    return a.done_at is None and now > done_by
 
 
 def _weekly_line(r: Any) -> str:
@@ -221,6 +239,9 @@ def _weekly_line(r: Any) -> str:
         parts.append(f"selesai tepat waktu {r.done_within_pct:.0f}%")
     if r.reopened_pct is not None:
         parts.append(f"dibuka ulang {r.reopened_pct:.0f}%")
+    if r.reopen_rounds:
+        parts.append(f"dibuka kembali {r.reopen_rounds}x: {r.reopen_done} selesai lagi, "
+                     f"{r.reopen_overdue} lewat batas baru")
     return f"{r.key}: " + "; ".join(parts)
 
 

@@ -29,9 +29,25 @@ done. *Within deadline* means the event came at or before the deadline. The shar
 assignments that are decided at ``now``: the event happened, or the deadline passed without it
 (a miss); those still open and not yet due are left out of the share.
 
-**Reopen rate**: done assignments that got a ``reopened`` event after their first done, over all
+**Reopen rate**: done assignments that were reopened after their done (see *Rounds*), over all
 done assignments. Durations are *working hours* (days off count nothing), medians and 90th
 percentiles (``statistics.quantiles(..., n=10, method="inclusive")``); shares are percentages.
+
+**Rounds.** A done assignment that is reopened ends its *round* as it stood (done, counted with
+its own times and deadlines, marked reopened) and the group starts a new round, of the same
+group, with its clock started at the reopening: a new acknowledgment deadline
+(``acknowledge_days``) and done deadline (``done_days``) counted in working days from then, as
+for a complaint just delivered. What reopens a done assignment: the citizen's "belum" (event
+``reopened``: every owning group whose assignment is done), or an officer of that group moving
+it from done back to in progress (``in_progress`` after its ``done``; that action is the new
+round's acknowledgment). A round's first acknowledgment and done are the group's first
+acknowledgment and done after the round began. A re-route away from a group whose assignment
+is done leaves that done as it was (the work was done; only a later round can be *moved*).
+
+The main figures (``assigned`` ... ``overdue``) count first rounds only, so a reopening never
+changes them except the reopen rate; the later rounds are counted apart in the ``reopen_*``
+figures (rounds, time to acknowledge and to done again, shares within their own deadlines,
+still open, overdue).
 
 **Period.** A report covers the complaints received in ``[since, until)``.
 """
@@ -74,6 +90,7 @@ class Assignment:
     reopened: bool = False
     ended: str | None = None  # "moved", "not_ours", "undelivered"
     ended_at: datetime | None = None
+    round: int = 1  # 1: the group's first time on it; 2, 3...: after each reopening (``start``: then)
 
     @property
     def measured(self) -> bool:
@@ -122,21 +139,27 @@ def _json(text: str | None) -> dict[str, Any]:
 
 def load_assignments(
     store: Store, since: datetime, until: datetime, dinas_of: dict[str, str | None] | None = None,
-    *, as_of: datetime | None = None,
+    *, as_of: datetime | None = None, reopened_since: datetime | None = None,
 ) -> Loaded:
     """The assignments of complaints received in ``[since, until)`` (aware datetimes).
 
     ``dinas_of`` maps a group name to its dinas (from the config); groups missing from it get
     ``(tanpa dinas)``. With ``as_of``, events and deliveries after it are ignored (things as they
-    stood then). See the module docstring for the rules.
+    stood then). With ``reopened_since``, complaints received before ``since`` that were reopened
+    (event ``reopened``, or ``in_progress`` marked ``reopened``) at or after it are read too
+    (their earlier rounds included: callers pick the rounds they want). See the module docstring
+    for the rules.
     """
     cutoff = iso(as_of) if as_of is not None else None
     dinas_of = dinas_of or {}
-    complaints = store.db.execute(
-        "select id, tracking_code, received_at, topic, kecamatan, desa from complaints "
-        "where received_at >= ? and received_at < ? order by received_at, id",
-        [iso(since), iso(until)],
-    ).fetchall()
+    sql = ("select id, tracking_code, received_at, topic, kecamatan, desa from complaints "
+           "where received_at >= ? and received_at < ?")
+    args = [iso(since), iso(until)]
+    if reopened_since is not None:
+        sql += (" or (received_at < ? and id in (select complaint_id from events where at >= ? and "
+                "(kind = 'reopened' or (kind = 'in_progress' and json_extract(data, '$.reopened')))))")
+        args += [iso(since), iso(reopened_since)]
+    complaints = store.db.execute(sql + " order by received_at, id", args).fetchall()
     events: dict[int, list[tuple[str, str, dict[str, Any]]]] = {}
     sent: dict[tuple[int, str], str | None] = {}
     ids = [c[0] for c in complaints]
@@ -192,8 +215,19 @@ def _walk(evs: list[tuple[str, str, dict[str, Any]]], base: dict[str, Any],
     def end(group: str | None, how: str, at: datetime) -> None:
         a = current.pop(str(group), None) if group else None
         if a is not None:
-            a.ended, a.ended_at = how, at
+            if not (how == "moved" and a.done_at is not None):  # a move never unmakes a done
+                a.ended, a.ended_at = how, at
             done_list.append(a)
+
+    def reopen(group: str, at: datetime) -> None:
+        """End the group's done round as it stood and start its next one at ``at``."""
+        a = current.get(group)
+        if a is None or a.done_at is None:
+            return
+        a.reopened = True
+        done_list.append(a)
+        current[group] = Assignment(**dict(base, group=a.group, began_at=at, topic=a.topic,
+                                           kecamatan=a.kecamatan), start=at, round=a.round + 1)
 
     for at_text, kind, data in evs:
         at = parse_iso(at_text)
@@ -225,13 +259,15 @@ def _walk(evs: list[tuple[str, str, dict[str, Any]]], base: dict[str, Any],
             if kind == "not_ours":
                 end(group, "not_ours", at)
                 continue
+            if kind == "in_progress" and a.done_at is not None:  # the group took it back up
+                reopen(a.group, at)
+                a = current[a.group]
             a.ack_at = a.ack_at or at
             if kind == "done" and a.done_at is None:
                 a.done_at = at
         elif kind == "reopened":
-            for a in current.values():
-                if a.done_at is not None:
-                    a.reopened = True
+            for name in list(current):
+                reopen(name, at)
     for a in current.values():
         if a.start is None:
             a.start = _sent_at(sent, a)
@@ -267,6 +303,14 @@ class Row:
     open: int = 0
     overdue: int = 0
     moved: int = 0
+    reopen_rounds: int = 0
+    reopen_ack_median_h: float | None = None
+    reopen_ack_within_pct: float | None = None
+    reopen_done: int = 0
+    reopen_done_median_h: float | None = None
+    reopen_done_within_pct: float | None = None
+    reopen_open: int = 0
+    reopen_overdue: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -297,10 +341,30 @@ def _pct(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
+def round_deadlines(calendar: WorkCalendar, deadlines: Deadlines,
+                    start: datetime) -> tuple[datetime, datetime]:
+    """``(acknowledge by, done by)`` of a round whose clock started at ``start`` (aware datetimes,
+    in the calendar's zone): ``deadlines`` counted in working days from ``start``."""
+    return (calendar.add_working_days(start, deadlines.acknowledge_days),
+            calendar.add_working_days(start, deadlines.done_days))
+
+
 def figures(key: str, assignments: Iterable[Assignment], calendar: WorkCalendar,
             deadlines: Deadlines, now: datetime) -> Row:
-    """The :class:`Row` of ``assignments`` (measured or not: unmeasured ones count as moved)."""
-    row = Row(key)
+    """The :class:`Row` of ``assignments`` (measured or not: unmeasured ones count as moved):
+    first rounds in the main figures, later rounds in the ``reopen_*`` ones."""
+    items = list(assignments)
+    row = _round_figures(Row(key), [a for a in items if a.round == 1], calendar, deadlines, now)
+    again = _round_figures(Row(key), [a for a in items if a.round > 1], calendar, deadlines, now)
+    row.reopen_rounds, row.reopen_done = again.assigned, again.done
+    row.reopen_ack_median_h, row.reopen_ack_within_pct = again.ack_median_h, again.ack_within_pct
+    row.reopen_done_median_h, row.reopen_done_within_pct = again.done_median_h, again.done_within_pct
+    row.reopen_open, row.reopen_overdue = again.open, again.overdue
+    return row
+
+
+def _round_figures(row: Row, assignments: list[Assignment], calendar: WorkCalendar,
+                   deadlines: Deadlines, now: datetime) -> Row:
     ack_h: list[float] = []
     done_h: list[float] = []
     ack_decided = ack_in = done_decided = done_in = reopened = 0
@@ -310,8 +374,7 @@ def figures(key: str, assignments: Iterable[Assignment], calendar: WorkCalendar,
             continue
         assert a.start is not None
         row.assigned += 1
-        ack_dl = calendar.add_working_days(a.start, deadlines.acknowledge_days)
-        done_dl = calendar.add_working_days(a.start, deadlines.done_days)
+        ack_dl, done_dl = round_deadlines(calendar, deadlines, a.start)
         if a.ack_at is not None:
             row.acknowledged += 1
             ack_h.append(calendar.working_hours(a.start, a.ack_at))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import sys
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,15 @@ _COLUMNS = (
     ("done_p90_h", "done p90 h"), ("ack_within_pct", "ack in time"), ("done_within_pct", "done in time"),
     ("reopened_pct", "reopened"), ("open", "open"), ("overdue", "overdue"), ("moved", "moved away"),
 )
+#: the rounds after a reopening, each on its own deadlines (forwarder.report, "Rounds"): a second table
+_REOPEN_COLUMNS = (
+    ("reopen_rounds", "rounds"), ("reopen_ack_median_h", "ack median h"),
+    ("reopen_ack_within_pct", "ack in time"), ("reopen_done", "done"),
+    ("reopen_done_median_h", "done median h"), ("reopen_done_within_pct", "done in time"),
+    ("reopen_open", "open"), ("reopen_overdue", "overdue"),
+)
+#: every figure of a Row, in its order: the CSV's columns
+_CSV_COLUMNS = tuple(f.name for f in fields(Row) if f.name != "key")
 
 
 def _settings(config_path: str, secrets_optional: bool = True):
@@ -110,15 +120,33 @@ def render_table(report: Report) -> Table:
     return table
 
 
+def render_reopen_table(report: Report) -> Table | None:
+    """The rounds after a reopening as a rich table (rows that have some, and the total), or
+    None when no complaint of the period was reopened."""
+    rows = [r for r in report.rows if r.reopen_rounds]
+    if not report.total.reopen_rounds:
+        return None
+    table = Table(title="Reopened complaints: the rounds after each reopening", caption=(
+        "each round's clock starts at the reopening, with the same deadlines; the figures above "
+        "count first rounds only"))
+    table.add_column(report.by)
+    for _, label in _REOPEN_COLUMNS:
+        table.add_column(label, justify="right")
+    for row in [*rows, report.total]:
+        table.add_row(row.key, *(cell(name, getattr(row, name)) for name, _ in _REOPEN_COLUMNS),
+                      end_section=row is rows[-1] if rows else False)
+    return table
+
+
 def write_csv(report: Report, path: Path) -> None:
     """One line per row (total last), raw numbers (hours, percents), empty when undefined."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow([report.by, *(name for name, _ in _COLUMNS)])
+        writer.writerow([report.by, *_CSV_COLUMNS])
         for row in [*report.rows, report.total]:
             writer.writerow([row.key, *("" if getattr(row, n) is None else
-                                        round(getattr(row, n), 2) for n, _ in _COLUMNS)])
+                                        round(getattr(row, n), 2) for n in _CSV_COLUMNS)])
 
 
 def write_chart(report: Report, path: Path) -> None:
@@ -198,7 +226,8 @@ def _left_out(excluded: dict[str, int]) -> str:
 def report(config_path: str, since_text: str, until_text: str | None, by: str, out_path: Path | None,
            csv_path: Path | None, no_chart: bool, as_of: str | None) -> None:
     """Response times per dinas, group, kecamatan or topic: time to first acknowledgment and to
-    done (median, p90, in working hours), share within the deadlines, reopen rate.
+    done (median, p90, in working hours), share within the deadlines, reopen rate; the rounds
+    after a reopening apart (reopen columns), each with deadlines counted from its reopening.
 
     Deadlines count working days (weekends, national holidays and cuti bersama skipped) in the
     config's time zone. Spam, duplicates and not-ours are left out; after a re-route the time is
@@ -223,7 +252,11 @@ def report(config_path: str, since_text: str, until_text: str | None, by: str, o
                               deadlines=deadlines_of(settings), dinas_of=dinas_map(settings))
     finally:
         store.close()
-    wide_console().print(render_table(result))
+    console = wide_console()
+    console.print(render_table(result))
+    reopened = render_reopen_table(result)
+    if reopened is not None:
+        console.print(reopened)
     click.echo(f"not measured: {_left_out(result.excluded)}")
     if csv_path is not None:
         _write(write_csv, result, csv_path, "--csv")

@@ -1,6 +1,7 @@
-"""Officers mark spam and duplicates (left out of the report), see the topic they set instead of
-the model's confidence, and are asked for the done note with a selective ForceReply; all through
-the fake Bot API and the Gammu-format inbox/outbox, one ``run --once`` at a time."""
+"""Officers mark spam and duplicates (left out of the report; an admin's unmark of a duplicate is
+told, once, in the original's thread), see the topic they set instead of the model's confidence,
+and are asked for the done note with a selective ForceReply; all through the fake Bot API and the
+Gammu-format inbox/outbox, one ``run --once`` at a time."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from click.testing import CliRunner
 from fakes.telegram_api import FakeTelegram
 from test_loop_kit import JALAN, JALAN_DANDER, OFFICER, PUPUK, TRIASE, Kit, tg_fixture  # noqa: F401
 
+from forwarder import casework
 from forwarder.cli import main
 from forwarder.report import Deadlines, build_report
 from forwarder.sources.gammu_schema import add_inbox_sms
-from forwarder.store import Store
+from forwarder.store import Destination, Store
 from forwarder.workdays import WorkCalendar
 
 STRANGER = {"id": 5550009, "is_bot": False, "first_name": "Orang"}
@@ -281,3 +283,110 @@ async def test_unmark_puts_back_exactly_the_status_before_the_mark(tmp_path: Pat
     assert unmark(code) == "tuntas"
     await kit.once()
     assert not tg.calls("editMessageText")[-1].params.get("reply_markup")  # closed: still no buttons
+
+
+def thread_notes(kit: Kit, chat: str, code: str) -> list[str]:
+    """What was posted in ``chat`` as a reply to complaint ``code``'s message there."""
+    first = kit.first_message(chat, code).message_id
+    return [m.visible for m in kit.tg.messages(chat) if m.reply_to_message_id == first]
+
+
+async def test_unmarking_a_duplicate_tells_the_originals_groups_once(tmp_path: Path, tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
+    config = tmp_path / "forwarder.yaml"
+    config.write_text(json.dumps(kit.data), encoding="utf-8")
+    runner = CliRunner()
+    sms(kit, "Jalan rusak di kec. Dander depan pasar, lubang besar")  # to pu-jalan and pu-jalan-dander
+    await kit.once()
+    code = kit.complaint()["tracking_code"]
+    kit.clock.advance(minutes=10)
+    sms(kit, "Jalan Dander depan pasar berlubang. Nama saya Sri Wahyuni", number="085700000002")
+    await kit.once()
+    dup_code = kit.complaint()["tracking_code"]
+    tg.push_reply(JALAN, kit.first_message(JALAN, dup_code).message_id, f"/duplikat {code}", user=OFFICER)
+    await kit.once()
+    marked = f"Pengaduan {code}: pengaduan {dup_code} ditandai duplikat dari pengaduan ini oleh Andi."
+    undone = (f"Pengaduan {code}: pengaduan {dup_code} ternyata bukan duplikat dari pengaduan ini "
+              f"(dibatalkan oleh admin Sari); pengaduan {dup_code} ditangani tersendiri.")
+    for chat in (JALAN, JALAN_DANDER):
+        assert thread_notes(kit, chat, code) == [marked]
+
+    result = runner.invoke(main, ["unmark", dup_code, "--reason", "lokasi beda", "--admin", "Sari",
+                                  "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert f"the citizen is told; the groups of {code} are told" in result.output
+    # queued with the unmark itself (one transaction), one post per group of the original
+    queued = kit.rows("select id, group_name, state from followups where kind = 'unmerged_note' "
+                      "order by group_name")
+    assert [(r["group_name"], r["state"]) for r in queued] == [("pu-jalan", "pending"),
+                                                                ("pu-jalan-dander", "pending")]
+    # an unmark run at the same moment (it read the complaint still marked) changes and queues nothing
+    store = Store.open(kit.settings.database, clock=kit.clock)
+    try:
+        stale = dict(store.complaint_by_code(dup_code))
+        stale["status"] = "duplikat"
+        try:
+            with casework.transaction(store) as conn:
+                casework.unmark_tx(conn, store, store.now(), stale, "admin:Budi", "Budi", "sama")
+        except casework.ActionRefused as exc:
+            assert "baru saja diubah" in str(exc)
+        else:
+            raise AssertionError("a second unmark of the same mark went through")
+        mark_id, mark = casework.duplicate_mark(store, stale["id"])
+        with casework.transaction(store) as conn:  # and the note of that mark is queued only once
+            casework.queue_unmerged_note_tx(conn, store, store.now(), stale, mark_id, mark, "Sari",
+                                            Destination("triase", "tg", TRIASE))
+    finally:
+        store.close()
+    assert len(kit.rows("select id from followups where kind = 'unmerged_note'")) == 2
+    assert kit.events(stale["id"]).count("unmarked") == 1
+
+    # the daemon dies after taking one of the posts and before Telegram answered: sent after restart
+    db = sqlite3.connect(tmp_path / "forwarder.db")
+    with db:
+        db.execute("update followups set state = 'sending', attempts = 1 where id = ?", (queued[0]["id"],))
+    db.close()
+    await kit.once()
+    again = runner.invoke(main, ["unmark", dup_code, "--reason", "x", "--admin", "Sari", "--config", str(config)])
+    assert again.exit_code != 0 and "tidak ditandai spam atau duplikat" in again.output
+    await kit.once()
+    for chat in (JALAN, JALAN_DANDER):
+        assert thread_notes(kit, chat, code) == [marked, undone]  # threaded, once each
+    assert not [m for m in tg.messages(JALAN) if "ternyata bukan duplikat" in m.visible
+                and m.reply_to_message_id != kit.first_message(JALAN, code).message_id]
+
+    # marked again and undone again: that is news again, told once more
+    tg.push_reply(JALAN, kit.first_message(JALAN, dup_code).message_id, f"/duplikat {code}", user=OFFICER)
+    await kit.once()
+    unmark = runner.invoke(main, ["unmark", dup_code, "--reason", "tetap beda", "--admin", "Sari",
+                                  "--config", str(config)])
+    assert unmark.exit_code == 0, unmark.output
+    await kit.once()
+    assert thread_notes(kit, JALAN, code) == [marked, undone, marked, undone]
+    kit.check_privacy("085700000002", "Sri Wahyuni", "081234567001")
+
+
+async def test_the_unmerged_note_keeps_a_since_confidential_complaints_code_out(tmp_path: Path,
+                                                                               tg: FakeTelegram) -> None:
+    kit = Kit(tmp_path, tg)
+    config = tmp_path / "forwarder.yaml"
+    config.write_text(json.dumps(kit.data), encoding="utf-8")
+    runner = CliRunner()
+    sms(kit, "Pupuk urea di kios Desa Sukorejo kosong")
+    await kit.once()
+    code = kit.complaint()["tracking_code"]
+    sms(kit, "Pupuk urea kosong di kios, pemiliknya menimbun", number="085700000002")
+    await kit.once()
+    dup_code = kit.complaint()["tracking_code"]
+    tg.push_reply(PUPUK, kit.first_message(PUPUK, dup_code).message_id, f"/duplikat {code}", user=OFFICER)
+    await kit.once()
+    flagged = runner.invoke(main, ["flag", dup_code, "--confidential", "--admin", "Sari", "--config", str(config)])
+    assert flagged.exit_code == 0, flagged.output
+    undone = runner.invoke(main, ["unmark", dup_code, "--reason", "bukan duplikat", "--admin", "Sari",
+                                  "--config", str(config)])
+    assert undone.exit_code == 0, undone.output
+    await kit.once()
+    note = thread_notes(kit, PUPUK, code)[-1]
+    assert note == (f"Pengaduan {code}: satu pengaduan yang ditandai duplikat dari pengaduan ini ternyata "
+                    "bukan duplikat (dibatalkan oleh admin Sari); pengaduan itu ditangani tersendiri.")
+    assert dup_code not in note

@@ -4,12 +4,12 @@ the SMS both ways, the loopback fake Bot API stands in for Telegram, and the rep
 
 An SMS becomes a group message with buttons; a stranger's action is refused; the officer takes
 it (Terima), presses Selesai and answers the ForceReply prompt with the note; the citizen, asked
-by SMS, says "belum"; the group hears it in the complaint's thread and the message shows it
-reopened; the officer asks a question, the citizen's answer comes back in the same thread. Then
-``forwarder report`` on that same database gives the group's figures (2 working hours to
-acknowledge, 24 to done, reopen rate 100 %) and a PNG, and no message or edit that reached the
-fake holds the reporter's number, NIK or name. Time is the test's clock (Context), and the SMS
-carry its timestamps, so every figure is fixed.
+by SMS, says "belum"; the group hears it in the complaint's thread, with the new round's
+deadlines, and the message shows it reopened; the officer asks a question, the citizen's answer
+comes back in the same thread. Then ``forwarder report`` on that same database gives the group's
+figures (2 working hours to acknowledge, 24 to done, reopen rate 100 %; the reopened round apart)
+and a PNG, and no message or edit that reached the fake holds the reporter's number, NIK or name.
+Time is the test's clock (Context), and the SMS carry its timestamps, so every figure is fixed.
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ async def test_sms_to_done_to_belum_and_back_then_the_report(tmp_path: Path, tg:
         await kit.once()
         assert kit.complaint(code)["status"] == "dibuka_kembali"
         assert any("BELUM" in t and "dekat masjid" in t for t in thread(tg, first.message_id))
+        # a new round: its deadlines count from now (3 working days: Friday; 5: next Tuesday)
+        assert any("ditanggapi paling lambat 4 Des 2026 12:00 WIB, selesai paling lambat 8 Des 2026 12:00 WIB"
+                   in t for t in thread(tg, first.message_id))
         assert "dibuka kembali" in tg.edits(JALAN)[-1].visible
         reopened = wait_sent(smsd, 3)[-1]
         assert reopened[0] == NUMBER and "buka kembali" in reopened[1]
@@ -137,6 +140,9 @@ async def test_sms_to_done_to_belum_and_back_then_the_report(tmp_path: Path, tg:
     assert got == {"assigned": "1", "acknowledged": "1", "ack_median_h": "2.0", "done": "1",
                    "done_median_h": "24.0", "ack_within_pct": "100.0", "done_within_pct": "100.0",
                    "reopened_pct": "100.0", "open": "0"}
+    # the round after the reopening is counted apart: open, not acknowledged yet (a question is not)
+    assert (rows["pu-jalan"]["reopen_rounds"], rows["pu-jalan"]["reopen_open"]) == ("1", "1")
+    assert "Reopened complaints" in result.output
     assert png.read_bytes().startswith(PNG_MAGIC)
 
     # privacy: nothing any group (or officer) was shown names the reporter

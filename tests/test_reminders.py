@@ -51,6 +51,10 @@ def test_what_is_due_and_to_whom(store: Store, settings: Settings) -> None:
         # C3 (pupuk, Dinas Pertanian) passed its done deadline on Thu 20 Aug 09:00: only the
         # heads' group of every dinas hears of it, not the DPU heads
         ("overdue_done", str(ids["C3"]), "tg", "-1005"),
+        # C2 (pupuk) was done, then reopened by the citizen on Wed 12 Aug 09:00: its second round
+        # was due to be acknowledged by Tue 18 Aug 09:00 and done by Thu 20 Aug 09:00; nobody acted
+        ("overdue_ack", f"{ids['C2']}#2", "tg", "-1005"),
+        ("overdue_done", f"{ids['C2']}#2", "tg", "-1005"),
         ("digest", "2026-08-26", "tg", "5001"),
         ("weekly", "2026-W35", "tg", "-1005"),
         ("weekly", "2026-W35", "tg", "-1006"),
@@ -60,6 +64,10 @@ def test_what_is_due_and_to_whom(store: Store, settings: Settings) -> None:
     assert "26 Agu 2026 15:00 WIB" in text["-1002remind_ack"]
     assert "T00011" in text["-1001remind_done"] and "26 Agu 2026 14:00 WIB" in text["-1001remind_done"]
     assert "T00002: grup pupuk (Dinas Pertanian)" in text["-1005overdue_done"]
+    reopened = ("T00001 (dibuka kembali 12 Agu 2026 09:00 WIB): grup pupuk (Dinas Pertanian), pupuk, "
+                "Kec. Baureno")
+    assert f"{reopened}; batas 18 Agu 2026 09:00 WIB" in text["-1005overdue_ack"]
+    assert f"{reopened}; batas 20 Agu 2026 09:00 WIB" in text["-1005overdue_done"]
     digest = text["5001digest"]
     assert "Kadis PU" in digest
     # C8 and C12 open in jalan-dander (C8 unacknowledged, delivered yesterday); C11 in jalan-kota
@@ -125,7 +133,7 @@ async def test_run_notices_through_telegram(store: Store, settings: Settings,
     finally:
         await sink.close()
     assert len(fake_telegram.texts("-1002")) == 1 and "T00010" in fake_telegram.texts("-1002")[0]
-    assert len(fake_telegram.texts("-1005")) == 2
+    assert len(fake_telegram.texts("-1005")) == 3  # overdue acknowledgments, overdue done, weekly
     assert len(fake_telegram.texts("5001")) == 1
     assert fake_telegram.texts("-1006") == []
     failed = store.db.execute("select kind, error from notices where state = 'failed'").fetchall()
@@ -143,13 +151,13 @@ def test_notices_cli_dry_run(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["notices", "--config", str(config), "--once", "--dry-run",
                                        "--as-of", "2026-08-26T12:00"])
     assert result.exit_code == 0, result.output
-    assert "6 notice(s) due" in result.output and "Ringkasan harian" in result.output
+    assert "7 notice(s) due" in result.output and "Ringkasan harian" in result.output
     assert "── grup " in result.output  # headed by the chat's name in the config, not its id
     # the console sink prints them and they are marked sent
     sent = CliRunner().invoke(main, ["notices", "--config", str(config), "--once",
                                      "--as-of", "2026-08-26T12:00"])
     assert sent.exit_code == 0, sent.output
-    assert "6 notice(s) sent, 0 refused, 0 left for later" in sent.output
+    assert "7 notice(s) sent, 0 refused, 0 left for later" in sent.output
     again = CliRunner().invoke(main, ["notices", "--config", str(config), "--once", "--dry-run",
                                       "--as-of", "2026-08-26T12:00"])
     assert "0 notice(s) due" in again.output

@@ -137,11 +137,17 @@ def test_by_group(store: Store, settings: Settings) -> None:
     check(r["pupuk"], assigned=2, acknowledged=2, ack_median_h=38.0, ack_p90_h=65.2, done=1,
           done_median_h=24.0, ack_within_pct=100.0, done_within_pct=50.0, reopened_pct=100.0,
           open=1, overdue=1, moved=0)
+    # ... C2's second round, from the reopening on Wed 12 Aug 09:00, is counted apart: nobody
+    # acted, so it missed both of its own deadlines (Tue 18 Aug 09:00, Thu 20 Aug 09:00)
+    check(r["pupuk"], reopen_rounds=1, reopen_ack_median_h=None, reopen_ack_within_pct=0.0, reopen_done=0,
+          reopen_done_median_h=None, reopen_done_within_pct=0.0, reopen_open=1, reopen_overdue=1)
+    check(r["jalan-dander"], reopen_rounds=0, reopen_ack_within_pct=None, reopen_open=0)
     check(r["triase"], assigned=0, acknowledged=0, ack_median_h=None, ack_within_pct=None,
           reopened_pct=None, moved=1)
     check(r["total"], assigned=8, acknowledged=6, ack_median_h=19.0, ack_p90_h=84.0, done=4,
           done_median_h=48.0, done_p90_h=132.0, ack_within_pct=500 / 6, done_within_pct=60.0,
           reopened_pct=25.0, open=4, overdue=1, moved=2)
+    check(r["total"], reopen_rounds=1, reopen_open=1, reopen_overdue=1)
 
 
 def test_by_dinas_and_left_out(store: Store, settings: Settings) -> None:

@@ -46,6 +46,12 @@ def test_report_prints_the_table_and_writes_png_and_csv(tmp_path: Path) -> None:
     assert [r["group"] for r in rows] == ["jalan-dander", "jalan-kota", "pupuk", "triase", "total"]
     assert rows[2]["ack_p90_h"] == "65.2" and rows[2]["reopened_pct"] == "100.0"
     assert rows[3]["ack_median_h"] == ""
+    # C2's round after its reopening, apart: in a second table and in the CSV's reopen_* columns
+    assert "Reopened complaints: the rounds after each reopening" in out
+    reopened = next(ln for ln in out.split("Reopened complaints")[1].splitlines() if "pupuk" in ln)
+    assert [c for c in reopened.split() if c != "│"] == ["pupuk", "1", "-", "0%", "0", "-", "0%", "1", "1"]
+    assert (rows[2]["reopen_rounds"], rows[2]["reopen_open"], rows[2]["reopen_overdue"]) == ("1", "1", "1")
+    assert rows[0]["reopen_rounds"] == "0" and rows[0]["reopen_done_median_h"] == ""
 
 
 def test_report_default_by_dinas_and_no_chart(tmp_path: Path, monkeypatch) -> None:
@@ -66,6 +72,7 @@ def test_report_with_nothing_in_the_period_still_draws(tmp_path: Path) -> None:
                                        "--until", "2025-02-01", "--out", str(png)])
     assert result.exit_code == 0, result.output
     assert "not measured: nothing" in result.output
+    assert "Reopened complaints" not in result.output  # no table of nothing
     assert png.read_bytes().startswith(PNG_MAGIC)
 
 
