@@ -28,7 +28,8 @@ first round's notices do not silence them.
 Messages carry tracking codes, topics and places, never the complaint text or the reporter.
 Only complaints received in the last :data:`LOOKBACK` are looked at, and the rounds of older
 complaints reopened in it. Several items for one chat
-go out as one message (split at Telegram's 4096-character limit).
+go out as one message (split at Telegram's 4096-character limit), listing at most
+:data:`MAX_LINES_PER_NOTICE` of them and the count of the rest.
 """
 
 from __future__ import annotations
@@ -58,6 +59,18 @@ log = logging.getLogger("forwarder")
 LOOKBACK = timedelta(days=60)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MAX_ITEMS = 30  # tracking codes listed per group in a digest
+#: complaints listed in one reminder or alert; a backlog (a gateway's queue imported at go-live)
+#: would otherwise post a thousand lines, twenty Telegram messages, into one group at once
+MAX_LINES_PER_NOTICE = 40
+
+
+def notice_text(title: str, lines: list[str], limit: int = MAX_LINES_PER_NOTICE) -> str:
+    """``title`` and at most ``limit`` of ``lines``, then how many more there are (all of them
+    are still recorded as reminded: the group sees the count, the report lists them)."""
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"... dan {len(lines) - limit} pengaduan lain (daftar lengkap: forwarder report).")
+    return "\n".join([title, *shown])
 
 
 @dataclass(frozen=True)
@@ -162,8 +175,7 @@ def due_notices(store: Store, settings: Any, now: datetime,
                         f"{_days(deadlines.done_days)} hari kerja.",
     }
     for (sink, chat, kind), (subjects, lines) in batches.items():
-        text = "\n".join([titles[kind], *lines])
-        notices.append(Notice(sink, chat, text, tuple((kind, s) for s in subjects)))
+        notices.append(Notice(sink, chat, notice_text(titles[kind], lines), tuple((kind, s) for s in subjects)))
 
     notices.extend(_digests(settings, now, calendar, deadlines, open_, loaded.assignments, sent))
     notices.extend(_weekly(store, settings, now, calendar, deadlines, sent))

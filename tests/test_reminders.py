@@ -15,7 +15,7 @@ from test_report import CONFIG, fill_store, fixture_now, wib
 from forwarder.cli import main
 from forwarder.config import Settings, parse_config
 from forwarder.context import Context
-from forwarder.reminders import due_notices, pending_keys, record, run_notices
+from forwarder.reminders import MAX_LINES_PER_NOTICE, due_notices, notice_text, pending_keys, record, run_notices
 from forwarder.sinks import telegram
 from forwarder.store import Store
 
@@ -182,3 +182,13 @@ def test_heads_config_problems_have_paths() -> None:
     # a heads' group id must be a group's (negative); a head's private chat id is positive
     assert got == {"heads.groups[0].chat_id", "heads.groups[0].dinas[0]", "heads.groups[1].sink",
                    "heads.people[0].groups[0]"}
+
+
+def test_a_backlog_is_counted_not_listed_line_by_line() -> None:
+    """A trial imported 3,249 waiting SMS: one reminder listed 1,111 complaints (twenty Telegram
+    messages in one group)."""
+    lines = [f"T{i:05d}: jalan" for i in range(1111)]
+    text = notice_text("Pengingat:", lines)
+    assert text.count("\n") == MAX_LINES_PER_NOTICE + 1 and len(text) < 4096
+    assert text.endswith(f"dan {1111 - MAX_LINES_PER_NOTICE} pengaduan lain (daftar lengkap: forwarder report).")
+    assert notice_text("Pengingat:", lines[:3]) == "Pengingat:\nT00000: jalan\nT00001: jalan\nT00002: jalan"
