@@ -23,7 +23,9 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
       the ordinary triage group, whose officers read them (warning);
     * every kecamatan named in a group is one of the kabupaten's (problem, with a suggestion);
     * every source named in ``citizen.acknowledge_sources`` exists (problem) and can answer
-      (warning; :func:`forwarder.citizen.check_sources`).
+      (warning; :func:`forwarder.citizen.check_sources`);
+    * no ``heads.groups``: overdue alerts (lewat batas) go only there, so nobody hears of them
+      (warning; officers still get their reminders before a deadline).
     """
     from forwarder.citizen import check_sources
 
@@ -50,6 +52,9 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
                     problems.append(Problem(f"groups[{i}].kecamatan[{j}]",
                                             f"{name!r} is not a kecamatan of {settings.kabupaten}",
                                             f"did you mean {official!r}?"))
+    if not settings.heads.groups:
+        warnings.append("heads.groups: none, so overdue alerts (complaints past their deadline) reach nobody; "
+                        "add the heads' group chat(s) (README, 'Response times and reminders')")
     for i, group in enumerate(settings.groups):
         if group.fallback and group.topics:
             warnings.append(f"groups[{i}].topics: the fallback group takes every complaint no other group "

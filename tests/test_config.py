@@ -381,3 +381,15 @@ def test_check_config_warns_when_triage_would_read_confidential_complaints(tmp_p
                                 "confidential": True}]
     assert not any("confidential triage" in w
                    for w in cross_check(parse_config(data, env={}), load_model=False)[1])
+
+
+def test_check_config_warns_when_overdue_alerts_reach_nobody() -> None:
+    """A trial: `notices` found 3,183 complaints past their deadline and sent nothing, and nothing
+    said why (no heads' group)."""
+    from forwarder.checks import cross_check
+
+    _, warnings = cross_check(parse_config(GOOD, env={}), load_model=False)
+    assert any(w.startswith("heads.groups: none, so overdue alerts") for w in warnings), warnings
+    with_heads = {**GOOD, "heads": {"groups": [{"name": "pimpinan", "sink": "out", "chat_id": -9}]}}
+    _, warnings = cross_check(parse_config(with_heads, env={}), load_model=False)
+    assert not any(w.startswith("heads.groups") for w in warnings), warnings
