@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 # python-telegram-bot 22: opt in to timedelta retry_after now (the sink reads both forms),
 # which also silences its deprecation warning on every 429.
@@ -209,7 +210,7 @@ def demo(config_path: str, fresh: bool) -> None:
     config: each complaint is classified by the bundled model and printed as the officer group
     would receive it.
     """
-    from forwarder.demo import seed_demo_inbox
+    from forwarder.demo import is_demo_inbox, seed_demo_inbox
     from forwarder.pipeline import Pipeline
 
     settings = _checked(config_path)
@@ -218,7 +219,8 @@ def demo(config_path: str, fresh: bool) -> None:
     except (OSError, ValueError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
     for path, count in seeded.items():
-        again = "" if count else " (it has them from an earlier demo; `forwarder demo --fresh` starts over)"
+        again = ("" if count else " (it has them from an earlier demo; `forwarder demo --fresh` starts over)"
+                 if is_demo_inbox(Path(path)) else " (it is not the demo's inbox: its own SMS are read as they are)")
         click.echo(f"demo: {count} example SMS put into the Gammu inbox {path}{again}", err=True)
     try:
         pipeline = Pipeline.build(settings)

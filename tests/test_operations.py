@@ -127,6 +127,11 @@ def test_demo_refuses_a_live_config_and_a_foreign_inbox(tmp_path: Path, tg: Fake
     assert foreign.exit_code != 0 and "was not made by" in foreign.output
     smsd = sqlite3.connect(tmp_path / "smsd.db")
     assert smsd.execute("select count(*) from inbox").fetchone()[0] == 2  # left alone
+    # without --fresh the demo reads that inbox as it is, and says it is not the demo's
+    plain = runner.invoke(main, ["demo", "--config", str(config)])
+    assert "0 example SMS put" in plain.output and "it is not the demo's inbox" in plain.output
+    assert "earlier demo" not in plain.output
+    assert smsd.execute("select count(*) from inbox").fetchone()[0] == 2
 
 
 def test_demo_fresh_waits_for_a_running_forwarder_and_keeps_real_complaints(tmp_path: Path) -> None:
