@@ -46,8 +46,9 @@ def _load(config: str):
         return load_config(config)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
-        click.echo("(the checks against the model and the kecamatan list run once these are fixed)",
-                   err=True)
+        if Path(config).is_file():  # a file that could not be read has nothing more to check
+            click.echo("(the checks against the model and the kecamatan list run once these are fixed)",
+                       err=True)
         sys.exit(2)
 
 

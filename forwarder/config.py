@@ -637,7 +637,9 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None,
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError([Problem("", f"cannot read the config: {exc.strerror}")], str(path))
+        hint = ("run from the project folder, or give --config PATH (the bundled one is "
+                "config/groups.yaml)") if isinstance(exc, FileNotFoundError) else ""
+        raise ConfigError([Problem("", f"cannot read the config: {exc.strerror}", hint)], str(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -122,8 +122,16 @@ def test_not_yaml_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(broken)
     assert "line" in info.value.problems[0].path
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "missing.yaml")
+    assert "--config PATH" in info.value.problems[0].hint  # what to do, not only what failed
+    from click.testing import CliRunner
+
+    from forwarder.cli import main
+
+    result = CliRunner().invoke(main, ["check-config", "--config", str(tmp_path / "missing.yaml")])
+    assert result.exit_code == 2 and "No such file" in result.output
+    assert "run once these are fixed" not in result.output  # nothing more to check in no file
     top = tmp_path / "list.yaml"
     top.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(ConfigError):
