@@ -103,6 +103,22 @@ def to_incoming(sink: str, update: Any) -> Incoming | None:
                     user_handle=(user.username or "") if user else "")
 
 
+def prune_when_due(owner: Any) -> int:
+    """``owner.prune()`` (handled officer updates of one sink, Telegram or WhatsApp) when
+    :data:`PRUNE_EVERY_SECS` passed since the last one or it never ran, by the event loop's time
+    kept in ``owner._pruned_at``; a locked database only postpones it. Returns the rows removed."""
+    now = asyncio.get_running_loop().time()
+    if owner._pruned_at is not None and now - owner._pruned_at < PRUNE_EVERY_SECS:
+        return 0
+    try:
+        removed = owner.prune()
+    except sqlite3.Error as exc:
+        log.warning(kv(event="updates_prune_failed", sink=owner.name, error=str(exc)))
+        return 0
+    owner._pruned_at = now
+    return removed
+
+
 class UpdatePoller:
     """Reads and handles the updates of one telegram sink (started before use)."""
 
@@ -130,18 +146,7 @@ class UpdatePoller:
         return cur.rowcount
 
     def prune_due(self) -> int:
-        """:meth:`prune` when :data:`PRUNE_EVERY_SECS` passed since the last one (or never ran);
-        a locked database only postpones it."""
-        now = asyncio.get_running_loop().time()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_SECS:
-            return 0
-        try:
-            removed = self.prune()
-        except sqlite3.Error as exc:
-            log.warning(kv(event="updates_prune_failed", sink=self.name, error=str(exc)))
-            return 0
-        self._pruned_at = now
-        return removed
+        return prune_when_due(self)
 
     def _first_offset(self) -> int | None:
         row = self.store.db.execute("select max(update_id) from telegram_updates where sink = ?", [self.name]).fetchone()

@@ -71,6 +71,7 @@ from typing import Any
 from forwarder import casework, errors, followups
 from forwarder.actions import Actions, Incoming, Outcome
 from forwarder.health import Health, kv
+from forwarder.sinks.telegram_updates import PRUNE_EVERY_SECS, prune_when_due
 from forwarder.store import Store, iso
 
 log = logging.getLogger("forwarder.waha_webhooks")
@@ -81,7 +82,6 @@ ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
 ALGORITHM = "sha512"
 MAX_BODY_BYTES = 1 << 20
 BIND_RETRY_SECS = 60.0
-PRUNE_EVERY_SECS = 3600.0
 _SERIALIZED = re.compile(r"(?:true|false)_[^_]+_([^_]+)(?:_.*)?")
 
 
@@ -235,16 +235,7 @@ class WebhookListener:
         return cur.rowcount
 
     def prune_due(self) -> int:
-        now = asyncio.get_running_loop().time()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_SECS:
-            return 0
-        try:
-            removed = self.prune()
-        except sqlite3.Error as exc:
-            log.warning(kv(event="updates_prune_failed", sink=self.name, error=str(exc)))
-            return 0
-        self._pruned_at = now
-        return removed
+        return prune_when_due(self)
 
     # -- one webhook ----------------------------------------------------------------------------
     def refused(self, body: bytes, given: str, algorithm: str, token: str = "") -> str | None:
