@@ -93,7 +93,8 @@ def test_retraining_round_trip(tmp_path):
     assert "candidate" in out and "promote" in out
     first = open_store(store).newest_candidate()
     assert list((first.path / "evaluation").glob("confusion-candidate-*.png"))
-    with pytest.raises(ModelError, match="no model store|neither"):
+    with pytest.raises(ModelError, match=r"has no current version; make one current with "
+                                         r"`forwarder model promote --store"):
         load_model(store)  # nothing promoted yet
 
     run("promote", "--store", str(store), "--by", "admin")
@@ -458,3 +459,74 @@ def test_a_broken_history_line_is_named(tmp_path):
         handle.write('{"at": "2026-01-02T00:00:00+00:00", "act\n')
     with pytest.raises(ModelError, match=r"history.jsonl, line 2: not a history entry"):
         store.promotions()
+
+
+# ---- what `model list` calls current is what the daemon loads ---------------------------------------
+
+def test_train_out_refuses_a_store_and_gives_the_model_train_command(tmp_path):
+    """The reported trap: `forwarder train --out STORE` wrote a model next to the versions, which the
+    daemon then loaded while `model list` showed another version as current."""
+    store = tmp_path / "models" / "coba"
+    run("train", "--store", str(store), "--data", str(SMALL), *COMMON)
+    run("promote", "--store", str(store))
+    before = _snapshot(store)
+    for out in (store, store / "versions" / open_store(store).current_id, store / "versions" / "new"):
+        result = CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, "--refit",
+                                                    "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert "does not write into a store" in result.output
+        assert ("is a model store" if out == store else f"is inside the model store {store}") in result.output
+    assert _snapshot(store) == before
+    lines = [line.strip() for line in result.output.splitlines()]
+    command = next(line for line in lines if line.startswith("forwarder model train"))
+    assert command == (f"forwarder model train --store {store} --data {SMALL} --text-column text "
+                       f"--label-column kategori --label-map {LABEL_MAP} --refit")
+    assert f"forwarder model promote --store {store}" in lines
+    run(*shlex.split(command)[2:])  # as the admin would
+    assert [v.status for v in open_store(store).versions()] == ["current", "candidate"]
+
+
+def test_a_store_is_always_read_through_its_current_version(tmp_path):
+    """Model files lying in a store (an earlier `train --out STORE`) are never loaded; `model list`
+    and check-config name them with the commands that adopt or remove them."""
+    from forwarder.checks import cross_check
+    from forwarder.config import load_config
+
+    store, (_a, b, c) = three_promoted(tmp_path)
+    stray = tmp_path / "stray"
+    result = CliRunner().invoke(train_command, ["--data", str(SMALL), "--data", str(FRESH), *COMMON,
+                                                "--out", str(stray)])
+    assert result.exit_code == 0, result.output
+    stray_version = load_model(stray).version
+    for path in stray.iterdir():
+        (store / path.name).write_bytes(path.read_bytes())
+    assert load_model(store).version == c
+    listing = run("list", "--store", str(store))
+    assert f"holds model files directly (card.json, model.npz, training_rows.u64, model {stray_version})" in listing
+    assert f"use the current version, {c}" in listing
+    target = store / "versions" / stray_version
+    assert f"mkdir {target} && mv {store}/card.json {store}/model.npz {store}/training_rows.u64 {target}/" in listing
+    warnings = cross_check(load_config(config_for(tmp_path, store)), load_model=False)[1]
+    assert any(w.startswith(f"model: {store} holds model files directly") for w in warnings)
+    # promote and rollback change what is loaded, stray files or not
+    run("rollback", "--store", str(store))
+    assert load_model(store).version == b
+    # adopting the stray model as the listing says makes it a candidate
+    target.mkdir()
+    for name in ("card.json", "model.npz", "training_rows.u64"):
+        (store / name).rename(target / name)
+    assert open_store(store).newest_candidate().id == stray_version
+    assert "holds model files directly" not in run("list", "--store", str(store))
+
+
+def test_an_unusable_current_version_names_the_store_commands(tmp_path):
+    store, (_a, b, c) = three_promoted(tmp_path)
+    (store / "versions" / c / "model.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelError) as info:
+        load_model(store)
+    message = str(info.value)
+    assert "SHA-256 differs" in message and "forwarder train" not in message
+    assert f"put an earlier version back with `forwarder model rollback --store {store}`" in message
+    assert f"`forwarder model train --store {store} --data examples/complaints.csv" in message
+    run("rollback", "--store", str(store))
+    assert load_model(store).version == b

@@ -391,6 +391,9 @@ def list_cmd(store):
             versus,
         )
     console.print(table)
+    stray = model_store.stray_note()
+    if stray:
+        console.print(f"[yellow]{stray}[/yellow]")
     current = model_store.current_id
     console.print(f"current: {current}; {_next_rollback(model_store, store)}" if current else
                   f"current: none (`forwarder model promote --store {store}` makes a candidate current)")
