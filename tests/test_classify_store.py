@@ -297,8 +297,10 @@ def test_default_config_is_read_when_present(tmp_path, promoted):
     out = fail("promote", "--store", str(store))
     assert "config/groups.yaml: EVERY complaint" in out
     (tmp_path / "config" / "groups.yaml").write_text("version: 1\ngroups: 3\n", encoding="utf-8")
-    out = fail("promote", "--store", str(store))
-    assert "problem(s) in the config" in out and "forwarder check-config --config config/groups.yaml" in out
+    result = CliRunner().invoke(model_group, ["promote", "--store", str(store)])
+    assert result.exit_code == 2  # an unusable config, as for run and check-config
+    assert "problem(s) in the config" in result.output
+    assert "forwarder check-config --config config/groups.yaml" in result.output
 
 
 def test_promote_names_a_config_that_uses_another_model(tmp_path, promoted):
@@ -372,7 +374,8 @@ def test_a_bundled_model_converted_earlier_is_moved_out(tmp_path, repo):
         assert f"git -C {repo} checkout -- models/default" in text
     (tmp_path / "tuban").mkdir()
     plain = tmp_path / "plain"
-    assert f"Use your own store instead: give `--store {tmp_path / 'tuban'}`" in bundled_refusal(plain, "tuban")
+    assert f"Use your own store instead: set `model: {tmp_path / 'tuban'}` in the config" \
+        in bundled_refusal(plain, "tuban")
 
 
 # ---- rollback walks the promotion history back -----------------------------------------------------
@@ -530,3 +533,43 @@ def test_an_unusable_current_version_names_the_store_commands(tmp_path):
     assert f"`forwarder model train --store {store} --data examples/complaints.csv" in message
     run("rollback", "--store", str(store))
     assert load_model(store).version == b
+
+
+# ---- --store defaults to the config's model: --------------------------------------------------------
+
+def test_store_defaults_to_the_configs_model(tmp_path):
+    """An admin who set `model: models/bojonegoro` once does not repeat --store."""
+    (tmp_path / "config").mkdir()
+    default_config = config_for(tmp_path / "config", Path("models/bojonegoro"))  # config/groups.yaml
+    out = run("train", "--data", str(SMALL), *COMMON)
+    assert "model store models/bojonegoro (the `model:` of config/groups.yaml)" in out
+    assert "forwarder model promote --store models/bojonegoro" in out
+    run("promote")
+    first = open_store(tmp_path / "models" / "bojonegoro").current_id
+    run("train", "--data", str(SMALL), *COMMON, "--refit")
+    run("promote", "--force")
+    assert f"goes back to: {first}" in run("list")
+    run("rollback")
+    assert load_model(tmp_path / "models" / "bojonegoro").version == first
+    assert json.loads(CliRunner().invoke(model_group, ["show"]).stdout)["version"] == first
+    # another config names another store; --store still wins over the config
+    other = config_for(tmp_path, Path("models/other"))
+    assert "no model store at models/other" in fail("list", "--config", str(other))
+    assert first in run("list", "--config", str(other), "--store", "models/bojonegoro")
+    # the stock config's bundled model stays refused, with the copy to make
+    bundled_config = tmp_path / "bundled.yaml"
+    bundled_config.write_text(default_config.read_text().replace(
+        "models/bojonegoro", str(Path(__file__).resolve().parents[1] / "models" / "default")))
+    out = fail("train", "--config", str(bundled_config), "--data", str(SMALL), *COMMON)
+    assert "is the model bundled with forwarder" in out and "cp -r " in out
+
+
+def test_without_store_and_config_the_command_line_is_wrong(tmp_path):
+    for args in (["list"], ["show"], ["rollback"], ["promote"], ["train", "--data", str(SMALL)],
+                 ["evaluate", "--data", str(SMALL)]):
+        result = CliRunner().invoke(model_group, args)
+        assert result.exit_code == 2, result.output
+        assert ("no --store given and no config at config/groups.yaml to take the model store from"
+                in result.output)
+    result = CliRunner().invoke(model_group, ["list", "--config", "missing.yaml"])
+    assert result.exit_code == 2 and "missing.yaml" in result.output

@@ -13,6 +13,7 @@ import click
 
 from forwarder.classify.admin import model_group
 from forwarder.classify.cli_common import (
+    ConfigUnusable,
     config_option,
     console,
     data_options,
@@ -126,7 +127,7 @@ def classify_command(text, model_path, config_path):
         try:
             gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
         except LookupError as exc:
-            raise click.ClickException(f"{config}: kabupaten: {exc}") from exc
+            raise ConfigUnusable(f"{config}: kabupaten: {exc}") from exc
     read = gazetteer.without_places(text) if gazetteer else text
     tag = model.predict([read])[0]
     if tag.topic is None:

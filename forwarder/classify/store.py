@@ -89,8 +89,8 @@ def bundled_refusal(path: str | Path, own_name: str = "bojonegoro", config: str 
     head = (f"{root} is the model bundled with forwarder (tracked by git: updating forwarder "
             "replaces it, and changes made in it would be lost or block the update), so "
             "`forwarder model` does not change it.")
-    use = (f"then give `--store {own}` to the `forwarder model` commands and set `model: {own}` in "
-           f"{config or 'the config'}, so the daemon uses your store")
+    use = (f"then set `model: {own}` in {config or 'the config'}: the daemon and the `forwarder "
+           f"model` commands (their default `--store`) use your store from then on")
     if is_model_store(root):
         restore = (f"\n  git -C {REPOSITORY} checkout -- models/default"
                    if (REPOSITORY / ".git").exists() else "")
