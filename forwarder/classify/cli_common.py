@@ -114,7 +114,8 @@ def data_options(func=None, *, split: bool = True):
         return lambda f: data_options(f, split=split)
     options = [
         click.option("--data", "data", multiple=True, required=True,
-                     type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, header); repeatable."),
+                     type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, with a header; columns separated by commas, "
+                          "semicolons or tabs); repeatable."),
         click.option("--text-column", default="text", show_default=True, help="Column with the complaint text."),
         click.option("--label-column", default="topic", show_default=True, help="Column with the label."),
         click.option("--label-map", type=click.Path(dir_okay=False),
