@@ -130,3 +130,11 @@ def test_the_training_commands_read_them_too(tmp_path):
         result = CliRunner().invoke(model_group, [*command, *COMMON])
         assert result.exit_code == 1, result.output
         assert "line 3, column 40: the file is not UTF-8" in result.output and "iconv" in result.output
+
+
+def test_an_excel_workbook_is_not_taken_for_a_csv(tmp_path):
+    workbook = tmp_path / "pengaduan.csv"  # renamed, but a zip inside
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00b\xee\x9dh")
+    with pytest.raises(TrainingDataError, match=r"is an Excel workbook \(.xlsx\), not a CSV file: .*"
+                                                r"'CSV UTF-8 \(Comma delimited\)'"):
+        read_csv(workbook, "text", "kategori")

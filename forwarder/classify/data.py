@@ -105,8 +105,8 @@ def read_text(path: str | Path) -> str:
     """The text of the UTF-8 file at ``path`` (a UTF-8 byte order mark, as Excel writes, is
     dropped).
 
-    Raises :class:`TrainingDataError` when it is not UTF-8, naming the line and column of the
-    first bytes that are not (and the next lines with such bytes), what the first byte is in
+    Raises :class:`TrainingDataError` when it is a binary file (an Excel workbook: NUL bytes), or
+    not UTF-8, naming the line and column of the first bytes that are not (and the next lines with such bytes), what the first byte is in
     Windows-1252 (the usual other encoding of a CSV saved on Windows), and how to save or convert
     the file as UTF-8; and :class:`OSError` when it cannot be read."""
     raw = Path(path).read_bytes()
@@ -116,9 +116,22 @@ def read_text(path: str | Path) -> str:
             + _save_as_utf8(path, "UTF-16"))
     body = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        return body.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if b"\x00" in body:
+            raise TrainingDataError(_binary(path, body)) from None
         raise TrainingDataError(_not_utf8(path, body, exc)) from None
+    if "\x00" in text:
+        raise TrainingDataError(_binary(path, body))
+    return text
+
+
+def _binary(path: str | Path, raw: bytes) -> str:
+    what = ("an Excel workbook (.xlsx)" if raw.startswith(b"PK\x03\x04") else
+            "an old Excel workbook (.xls)" if raw.startswith(b"\xd0\xcf\x11\xe0") else
+            "not a text file (it holds NUL bytes)")
+    return (f"{path} is {what}, not a CSV file: open it in Excel and save it with File > Save As, "
+            "'CSV UTF-8 (Comma delimited)'")
 
 
 def _not_utf8(path: str | Path, raw: bytes, exc: UnicodeDecodeError) -> str:
