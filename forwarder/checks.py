@@ -25,7 +25,9 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
     * every source named in ``citizen.acknowledge_sources`` exists (problem) and can answer
       (warning; :func:`forwarder.citizen.check_sources`);
     * no ``heads.groups``: overdue alerts (lewat batas) go only there, so nobody hears of them
-      (warning; officers still get their reminders before a deadline).
+      (warning; officers still get their reminders before a deadline);
+    * a model store (``model:``) holds no model files outside its versions, which would not be
+      used (warning; :meth:`forwarder.classify.store.ModelStore.stray_note`).
     """
     from forwarder.citizen import check_sources
 
@@ -67,6 +69,14 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
             warnings.append(f"groups {seen[key]!r} and {group.name!r} post to the same chat {group.chat_id}: "
                             "a complaint for both is posted there once")
         seen.setdefault(key, group.name)
+    from forwarder.classify.model import is_model_store
+
+    if is_model_store(settings.model):
+        from forwarder.classify.store import ModelStore
+
+        stray = ModelStore(settings.model).stray_note()
+        if stray:
+            warnings.append(f"model: {stray}")
     labels: frozenset[str] | None = None  # the topics the model can emit, when it was loaded
     if load_model:
         from forwarder.classify.model import load_model as load

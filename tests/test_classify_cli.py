@@ -111,7 +111,7 @@ def test_model_only_reads_no_config(tmp_path, model_dir, monkeypatch):
     assert "topic: penerangan_jalan" in out and "no config: pass --config PATH" in out
     # without --model the default config is read (and here it is broken: a clear error)
     result = CliRunner().invoke(classify_command, ["lampu jalan mati"])
-    assert result.exit_code == 1 and "forwarder check-config --config config/groups.yaml" in result.output
+    assert result.exit_code == 2 and "forwarder check-config --config config/groups.yaml" in result.output
     # a good default config gives its model and groups
     config(tmp_path / "config", model_dir)
     out = classify("lampu jalan mati")
@@ -121,7 +121,7 @@ def test_model_only_reads_no_config(tmp_path, model_dir, monkeypatch):
 def test_unknown_kabupaten_is_a_clear_error(tmp_path, model_dir):
     cfg = str(config(tmp_path, model_dir, kabupaten="Atlantis"))
     result = CliRunner().invoke(classify_command, ["jalan rusak", "--config", cfg])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the config is unusable, as for check-config
     assert "kabupaten" in result.output and "not a kabupaten/kota" in result.output
 
 

@@ -231,8 +231,8 @@ def test_cli_refit_uses_all_rows(tmp_path):
         (["--label-column", "nope"], "no column 'nope'"),
         (["--label-column", "kategori", "--data", "missing.csv"], "cannot read missing.csv"),
         (["--label-column", "kategori"], "too few rows for topic(s): Lainnya (1)"),
-        (["--label-column", "kategori", "--label-map", "BINARY"], "not a readable UTF-8 CSV"),
-        (["--label-column", "kategori", "--data", "BINARY"], "not a readable UTF-8 CSV"),
+        (["--label-column", "kategori", "--label-map", "BINARY"], "not a text file (it holds NUL bytes)"),
+        (["--label-column", "kategori", "--data", "BINARY"], "not a text file (it holds NUL bytes)"),
     ],
 )
 def test_cli_train_errors(tmp_path, args, message):

@@ -93,7 +93,8 @@ def test_retraining_round_trip(tmp_path):
     assert "candidate" in out and "promote" in out
     first = open_store(store).newest_candidate()
     assert list((first.path / "evaluation").glob("confusion-candidate-*.png"))
-    with pytest.raises(ModelError, match="no model store|neither"):
+    with pytest.raises(ModelError, match=r"has no current version; make one current with "
+                                         r"`forwarder model promote --store"):
         load_model(store)  # nothing promoted yet
 
     run("promote", "--store", str(store), "--by", "admin")
@@ -296,8 +297,10 @@ def test_default_config_is_read_when_present(tmp_path, promoted):
     out = fail("promote", "--store", str(store))
     assert "config/groups.yaml: EVERY complaint" in out
     (tmp_path / "config" / "groups.yaml").write_text("version: 1\ngroups: 3\n", encoding="utf-8")
-    out = fail("promote", "--store", str(store))
-    assert "problem(s) in the config" in out and "forwarder check-config --config config/groups.yaml" in out
+    result = CliRunner().invoke(model_group, ["promote", "--store", str(store)])
+    assert result.exit_code == 2  # an unusable config, as for run and check-config
+    assert "problem(s) in the config" in result.output
+    assert "forwarder check-config --config config/groups.yaml" in result.output
 
 
 def test_promote_names_a_config_that_uses_another_model(tmp_path, promoted):
@@ -371,7 +374,8 @@ def test_a_bundled_model_converted_earlier_is_moved_out(tmp_path, repo):
         assert f"git -C {repo} checkout -- models/default" in text
     (tmp_path / "tuban").mkdir()
     plain = tmp_path / "plain"
-    assert f"Use your own store instead: give `--store {tmp_path / 'tuban'}`" in bundled_refusal(plain, "tuban")
+    assert f"Use your own store instead: set `model: {tmp_path / 'tuban'}` in the config" \
+        in bundled_refusal(plain, "tuban")
 
 
 # ---- rollback walks the promotion history back -----------------------------------------------------
@@ -458,3 +462,114 @@ def test_a_broken_history_line_is_named(tmp_path):
         handle.write('{"at": "2026-01-02T00:00:00+00:00", "act\n')
     with pytest.raises(ModelError, match=r"history.jsonl, line 2: not a history entry"):
         store.promotions()
+
+
+# ---- what `model list` calls current is what the daemon loads ---------------------------------------
+
+def test_train_out_refuses_a_store_and_gives_the_model_train_command(tmp_path):
+    """The reported trap: `forwarder train --out STORE` wrote a model next to the versions, which the
+    daemon then loaded while `model list` showed another version as current."""
+    store = tmp_path / "models" / "coba"
+    run("train", "--store", str(store), "--data", str(SMALL), *COMMON)
+    run("promote", "--store", str(store))
+    before = _snapshot(store)
+    for out in (store, store / "versions" / open_store(store).current_id, store / "versions" / "new"):
+        result = CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, "--refit",
+                                                    "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert "does not write into a store" in result.output
+        assert ("is a model store" if out == store else f"is inside the model store {store}") in result.output
+    assert _snapshot(store) == before
+    lines = [line.strip() for line in result.output.splitlines()]
+    command = next(line for line in lines if line.startswith("forwarder model train"))
+    assert command == (f"forwarder model train --store {store} --data {SMALL} --text-column text "
+                       f"--label-column kategori --label-map {LABEL_MAP} --refit")
+    assert f"forwarder model promote --store {store}" in lines
+    run(*shlex.split(command)[2:])  # as the admin would
+    assert [v.status for v in open_store(store).versions()] == ["current", "candidate"]
+
+
+def test_a_store_is_always_read_through_its_current_version(tmp_path):
+    """Model files lying in a store (an earlier `train --out STORE`) are never loaded; `model list`
+    and check-config name them with the commands that adopt or remove them."""
+    from forwarder.checks import cross_check
+    from forwarder.config import load_config
+
+    store, (_a, b, c) = three_promoted(tmp_path)
+    stray = tmp_path / "stray"
+    result = CliRunner().invoke(train_command, ["--data", str(SMALL), "--data", str(FRESH), *COMMON,
+                                                "--out", str(stray)])
+    assert result.exit_code == 0, result.output
+    stray_version = load_model(stray).version
+    for path in stray.iterdir():
+        (store / path.name).write_bytes(path.read_bytes())
+    assert load_model(store).version == c
+    listing = run("list", "--store", str(store))
+    assert f"holds model files directly (card.json, model.npz, training_rows.u64, model {stray_version})" in listing
+    assert f"use the current version, {c}" in listing
+    target = store / "versions" / stray_version
+    assert f"mkdir {target} && mv {store}/card.json {store}/model.npz {store}/training_rows.u64 {target}/" in listing
+    warnings = cross_check(load_config(config_for(tmp_path, store)), load_model=False)[1]
+    assert any(w.startswith(f"model: {store} holds model files directly") for w in warnings)
+    # promote and rollback change what is loaded, stray files or not
+    run("rollback", "--store", str(store))
+    assert load_model(store).version == b
+    # adopting the stray model as the listing says makes it a candidate
+    target.mkdir()
+    for name in ("card.json", "model.npz", "training_rows.u64"):
+        (store / name).rename(target / name)
+    assert open_store(store).newest_candidate().id == stray_version
+    assert "holds model files directly" not in run("list", "--store", str(store))
+
+
+def test_an_unusable_current_version_names_the_store_commands(tmp_path):
+    store, (_a, b, c) = three_promoted(tmp_path)
+    (store / "versions" / c / "model.npz").write_bytes(b"not a model")
+    with pytest.raises(ModelError) as info:
+        load_model(store)
+    message = str(info.value)
+    assert "SHA-256 differs" in message and "forwarder train" not in message
+    assert f"put an earlier version back with `forwarder model rollback --store {store}`" in message
+    assert f"`forwarder model train --store {store} --data examples/complaints.csv" in message
+    run("rollback", "--store", str(store))
+    assert load_model(store).version == b
+
+
+# ---- --store defaults to the config's model: --------------------------------------------------------
+
+def test_store_defaults_to_the_configs_model(tmp_path):
+    """An admin who set `model: models/bojonegoro` once does not repeat --store."""
+    (tmp_path / "config").mkdir()
+    default_config = config_for(tmp_path / "config", Path("models/bojonegoro"))  # config/groups.yaml
+    out = run("train", "--data", str(SMALL), *COMMON)
+    assert "model store models/bojonegoro (the `model:` of config/groups.yaml)" in out
+    assert "forwarder model promote --store models/bojonegoro" in out
+    run("promote")
+    first = open_store(tmp_path / "models" / "bojonegoro").current_id
+    run("train", "--data", str(SMALL), *COMMON, "--refit")
+    run("promote", "--force")
+    assert f"goes back to: {first}" in run("list")
+    run("rollback")
+    assert load_model(tmp_path / "models" / "bojonegoro").version == first
+    assert json.loads(CliRunner().invoke(model_group, ["show"]).stdout)["version"] == first
+    # another config names another store; --store still wins over the config
+    other = config_for(tmp_path, Path("models/other"))
+    assert "no model store at models/other" in fail("list", "--config", str(other))
+    assert first in run("list", "--config", str(other), "--store", "models/bojonegoro")
+    # the stock config's bundled model stays refused, with the copy to make
+    bundled_config = tmp_path / "bundled.yaml"
+    bundled_config.write_text(default_config.read_text().replace(
+        "models/bojonegoro", str(Path(__file__).resolve().parents[1] / "models" / "default")))
+    out = fail("train", "--config", str(bundled_config), "--data", str(SMALL), *COMMON)
+    assert "is the model bundled with forwarder" in out and "cp -r " in out
+
+
+def test_without_store_and_config_the_command_line_is_wrong(tmp_path):
+    for args in (["list"], ["show"], ["rollback"], ["promote"], ["train", "--data", str(SMALL)],
+                 ["evaluate", "--data", str(SMALL)]):
+        result = CliRunner().invoke(model_group, args)
+        assert result.exit_code == 2, result.output
+        assert ("no --store given and no config at config/groups.yaml to take the model store from"
+                in result.output)
+    result = CliRunner().invoke(model_group, ["list", "--config", "missing.yaml"])
+    assert result.exit_code == 2 and "missing.yaml" in result.output

@@ -44,6 +44,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from forwarder.classify.cli_common import (
+    DEFAULT_CONFIG,
     config_option,
     console,
     data_options,
@@ -62,18 +63,34 @@ RELOAD_HINT = ("the running daemon uses it after `systemctl reload forwarder` (o
 
 
 store_option = click.option(
-    "--store", default="models/default", show_default=True, type=click.Path(file_okay=False),
-    help="Model store directory: the one the config's `model:` names. The model bundled with "
-         "forwarder (models/default of its repository) is never changed: copy it first "
-         "(`cp -r models/default models/bojonegoro`).",
+    "--store", type=click.Path(file_okay=False),
+    help="Model store directory [default: the config's `model:`, the store the daemon uses]. The "
+         "model bundled with forwarder (models/default of its repository) is never changed: copy "
+         "it first (`cp -r models/default models/bojonegoro`, then `model: models/bojonegoro`).",
 )
 
 
-def _store(path: str, create: bool = False, write: bool = False, settings: Any = None,
-           config: str | None = None) -> ModelStore:
-    """The store at ``path`` (see :func:`open_store`). ``write``/``create`` for the commands that
-    change it: the bundled model is refused with the commands that make a store of one's own
-    (named after the config's kabupaten), and the config's own `model:` when it is another."""
+def _model_config_option(purpose: str = ""):
+    """``--config``: whose ``model:`` is the store when ``--store`` is not given (and ``purpose``)."""
+    return config_option("whose `model:` is the store when --store is not given" + purpose)
+
+
+def _store(path: str | None, config_path: str | None, command: str, create: bool = False,
+           write: bool = False) -> tuple[ModelStore, str, Any, str | None]:
+    """``(store, its path as given, Settings or None, config path or None)`` of a ``forwarder
+    model`` command: ``--store``, else the ``model:`` of ``--config`` (default
+    ``config/groups.yaml``), which is then required (exit 2 when there is none, or it does not
+    load). ``write``/``create`` for the commands that change it (see :func:`open_store`): the
+    bundled model is refused with the commands that make a store of one's own (named after the
+    config's kabupaten), and the config's own `model:` when it is another."""
+    settings, config = load_settings(config_path, command)
+    if path is None:
+        if settings is None:
+            raise click.UsageError(
+                f"no --store given and no config at {DEFAULT_CONFIG} to take the model store from "
+                "(its `model:`): pass --store DIR or --config PATH", click.get_current_context())
+        path = str(settings.model)
+        click.echo(f"model store {path} (the `model:` of {config})", err=True)
     if (create or write) and is_bundled(path):
         own = settings.kabupaten.lower().replace(" ", "-") if settings is not None else "bojonegoro"
         message = bundled_refusal(path, own, config)
@@ -82,9 +99,17 @@ def _store(path: str, create: bool = False, write: bool = False, settings: Any =
                         f"pass `--store {settings.model}`)")
         raise click.ClickException(message)
     try:
-        return open_store(path, create=create, write=write)
+        return open_store(path, create=create, write=write), path, settings, config
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _warn_other_model(settings: Any, config: str | None, store: str, doing: str) -> None:
+    """Say so when the config's ``model:`` is not ``store``: changing it does not change the
+    daemon's model."""
+    if settings is not None and Path(settings.model).resolve() != Path(store).resolve():
+        console.print(f"[yellow]{config} uses the model {settings.model}, not {store}: {doing} "
+                      "here does not change what the daemon uses[/yellow]")
 
 
 def _load(path: Path) -> TopicModel:
@@ -105,14 +130,14 @@ def model_group():
               help="Forwarder database: officer labels from its `labels` table are added.")
 @click.option("--refit", is_flag=True, help="After evaluating, retrain the candidate on all rows.")
 @store_option
-@config_option("whose groups the candidate's topics are checked against")
+@_model_config_option(", and whose groups the candidate's topics are checked against")
 def train_cmd(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
               database, refit, store, config_path):
     """Train a candidate from CSV(s) and officer labels; compare it with the current model."""
     from forwarder.classify.train import train_and_evaluate
 
-    settings, config = load_settings(config_path, "forwarder model train")
-    model_store = _store(store, create=True, settings=settings, config=config)
+    model_store, store, settings, config = _store(store, config_path, "forwarder model train",
+                                                  create=True)
     steps = ["reading data", "fitting the candidate", "comparing with the current model", "writing"]
     columns = [SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn()]
@@ -172,7 +197,7 @@ def _report_fit(model: TopicModel, settings: Any, config: str | None, before_pro
 @data_options(split=False)
 @click.option("--database", type=click.Path(dir_okay=False), help="Add officer labels from this database.")
 @store_option
-@config_option("whose groups the model's topics are checked against")
+@_model_config_option(", and whose groups the model's topics are checked against")
 def evaluate_cmd(version, data, text_column, label_column, label_map, database, store, config_path):
     """Score VERSION and the current model on the rows of --data.
 
@@ -180,8 +205,8 @@ def evaluate_cmd(version, data, text_column, label_column, label_map, database, 
     candidate (after a promote), the current model alone. Rows either model was trained on are
     left out. A candidate's comparison is stored in its card and is what `promote` decides on.
     """
-    settings, config = load_settings(config_path, "forwarder model evaluate")
-    model_store = _store(store, write=True, settings=settings, config=config)  # cards, PNGs
+    model_store, store, settings, config = _store(store, config_path, "forwarder model evaluate",
+                                                  write=True)  # cards, PNGs
     chosen = _chosen(model_store, version, store, "evaluate")
     labelled = read_training_data(data, text_column, label_column, None, label_map)
     if database:
@@ -257,19 +282,17 @@ def _evaluate_alone(model: TopicModel, texts: list[str], truth: list[str], outdi
                    "or emits topics no group of the config takes.")
 @click.option("--by", default="", help="Who promotes (recorded in history.jsonl).")
 @store_option
-@config_option("whose groups must take the candidate's topics")
+@_model_config_option(", and whose groups must take the candidate's topics")
 def promote_cmd(version, force, by, store, config_path):
     """Make VERSION (default: the newest candidate) the current model, if it is not worse and the
     config's groups take its topics."""
-    settings, config = load_settings(config_path, "forwarder model promote")
-    model_store = _store(store, write=True, settings=settings, config=config)
+    model_store, store, settings, config = _store(store, config_path, "forwarder model promote",
+                                                  write=True)
     chosen = _chosen(model_store, version, store, "promote")
     if chosen.current:
         raise click.ClickException(f"{chosen.id} is already the current model")
     candidate = _load(chosen.path)  # refuse a version this install cannot load
-    if settings is not None and Path(settings.model).resolve() != Path(store).resolve():
-        console.print(f"[yellow]{config} uses the model {settings.model}, not {store}: promoting "
-                      "here does not change what the daemon uses[/yellow]")
+    _warn_other_model(settings, config, store, "promoting")
     current_id = model_store.current_id
     current = _load(model_store.root) if current_id else None
     reasons = _report_fit(candidate, settings, config, before_promote=False, current=current)
@@ -326,10 +349,13 @@ def promote_cmd(version, force, by, store, config_path):
 @click.argument("version", required=False)
 @click.option("--by", default="", help="Who rolls back (recorded in history.jsonl).")
 @store_option
-def rollback_cmd(version, by, store):
+@_model_config_option()
+def rollback_cmd(version, by, store, config_path):
     """Make VERSION the current model again; without VERSION, the version promoted before the
     current one. Each rollback without VERSION goes one promotion further back (history.jsonl)."""
-    model_store = _store(store, write=True)
+    model_store, store, settings, config = _store(store, config_path, "forwarder model rollback",
+                                                  write=True)
+    _warn_other_model(settings, config, store, "rolling back")
     before = model_store.current_id
     listing = f"`forwarder model list --store {store}` lists them"
     try:
@@ -368,9 +394,10 @@ def _next_rollback(model_store: ModelStore, store: str) -> str:
 
 @model_group.command("list")
 @store_option
-def list_cmd(store):
+@_model_config_option()
+def list_cmd(store, config_path):
     """List the versions with the figures from their model cards."""
-    model_store = _store(store)
+    model_store, store, _settings, _config = _store(store, config_path, "forwarder model list")
     table = Table(title=str(model_store.root))
     table.add_column("version", no_wrap=True)
     for name in ("status", "last made current (UTC)", "topics", "rows", "macro-F1", "accuracy",
@@ -393,6 +420,9 @@ def list_cmd(store):
             versus,
         )
     console.print(table)
+    stray = model_store.stray_note()
+    if stray:
+        console.print(f"[yellow]{stray}[/yellow]")
     current = model_store.current_id
     console.print(f"current: {current}; {_next_rollback(model_store, store)}" if current else
                   f"current: none (`forwarder model promote --store {store}` makes a candidate current)")
@@ -409,9 +439,10 @@ def _made_current(entry: dict[str, Any]) -> str:
 @model_group.command("show")
 @click.argument("version", required=False)
 @store_option
-def show_cmd(version, store):
+@_model_config_option()
+def show_cmd(version, store, config_path):
     """Print the model card of VERSION (default: the current one) as JSON."""
-    model_store = _store(store)
+    model_store, store, _settings, _config = _store(store, config_path, "forwarder model show")
     target = version or model_store.current_id
     if not target:
         raise click.ClickException(f"{store} has no current model")

@@ -13,6 +13,7 @@ import click
 
 from forwarder.classify.admin import model_group
 from forwarder.classify.cli_common import (
+    ConfigUnusable,
     config_option,
     console,
     data_options,
@@ -27,18 +28,26 @@ from forwarder.errors import ModelError
 @click.command("train")
 @data_options
 @click.option("--refit", is_flag=True, help="After evaluating, retrain on all rows (the card keeps the held-out figures).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Directory to write the model into.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Directory to write the model into (a plain model directory; a model store is "
+                   "refused: use `forwarder model train --store DIR`).")
 def train_command(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
                   refit, out):
     """Train a topic model from labelled CSV(s), evaluate it on held-out rows and write it.
 
     With --date-column the newest --test-fraction of rows is held out (a time split), otherwise a
     stratified random split. The written model is the one the printed figures describe, unless
-    --refit retrains it on all rows after evaluating.
+    --refit retrains it on all rows after evaluating. --out must not be a model store (nor a
+    version in one): `forwarder model train --store DIR` trains into a store.
     """
-    from forwarder.classify.model import save_model
+    from forwarder.classify.model import save_model, store_of
     from forwarder.classify.train import train_and_evaluate
 
+    store = store_of(out)
+    if store is not None:  # before reading or fitting anything
+        raise click.ClickException(_store_refusal(
+            Path(out), store, data, text_column, label_column, label_map, date_column,
+            skip_bad_dates, test_fraction, refit))
     labelled = read_training_data(data, text_column, label_column, date_column, label_map, skip_bad_dates)
     for note in labelled.notes:
         console.print(f"[dim]{note}[/dim]")
@@ -62,6 +71,33 @@ def train_command(data, text_column, label_column, label_map, date_column, skip_
     console.print(
         f"model {result.model.version} trained on {how} in {result.seconds:.1f} s, "
         f"written to {target} ({size:.1f} MB)"
+    )
+
+
+def _store_refusal(out: Path, store: Path, data, text_column, label_column, label_map, date_column,
+                   skip_bad_dates, test_fraction, refit) -> str:
+    """Why ``forwarder train --out`` does not write into the model store ``store``, with the
+    `forwarder model train` command of the same data and options that does what was meant."""
+    import shlex
+
+    args = ["forwarder", "model", "train", "--store", str(store)]
+    for path in data:
+        args += ["--data", str(path)]
+    args += ["--text-column", text_column, "--label-column", label_column]
+    args += ["--label-map", str(label_map)] if label_map else []
+    args += ["--date-column", date_column] if date_column else []
+    args += ["--skip-bad-dates"] if skip_bad_dates else []
+    args += ["--test-fraction", f"{test_fraction:g}"] if test_fraction != 0.2 else []
+    args += ["--refit"] if refit else []
+    what = (f"{out} is a model store (made by `forwarder model train`)" if out == store else
+            f"{out} is inside the model store {store}")
+    return (
+        f"{what}: `forwarder train --out` does not write into a store. A model written there "
+        f"would be no version of it: `forwarder model list` and the daemon would disagree on the "
+        f"model in use, and `forwarder model promote`/`rollback` would not change it. Train a "
+        f"candidate in the store and make it current instead:\n  {shlex.join(args)}\n"
+        f"  forwarder model promote --store {shlex.quote(str(store))}\n"
+        f"(or give --out a new directory for a model of its own)"
     )
 
 
@@ -91,7 +127,7 @@ def classify_command(text, model_path, config_path):
         try:
             gazetteer = Gazetteer.for_kabupaten(settings.kabupaten)
         except LookupError as exc:
-            raise click.ClickException(f"{config}: kabupaten: {exc}") from exc
+            raise ConfigUnusable(f"{config}: kabupaten: {exc}") from exc
     read = gazetteer.without_places(text) if gazetteer else text
     tag = model.predict([read])[0]
     if tag.topic is None:

@@ -31,9 +31,16 @@ def config_option(purpose: str):
     )
 
 
+class ConfigUnusable(click.ClickException):
+    """The config does not load: exit code 2, as ``forwarder run`` and ``check-config`` use."""
+
+    exit_code = 2
+
+
 def load_settings(config_path: str | None, command: str) -> tuple[Any, str | None]:
     """``(Settings, path)`` of ``--config`` or the default config, ``(None, None)`` when neither
-    was given nor exists. A config that does not load is a ClickException naming ``command``."""
+    was given nor exists. A config that does not load is :class:`ConfigUnusable` (exit 2) naming
+    ``command``."""
     from forwarder.config import load_config
     from forwarder.errors import ConfigError
 
@@ -43,7 +50,7 @@ def load_settings(config_path: str | None, command: str) -> tuple[Any, str | Non
     try:
         return load_config(path, secrets_optional=True), path  # reads the groups, sends nothing
     except ConfigError as exc:
-        raise click.ClickException(
+        raise ConfigUnusable(
             f"{exc}\n`{command}` reads the config's groups (and model, threshold, kabupaten); "
             f"fix it (`forwarder check-config --config {path}` lists the problems) or name another "
             "with --config"
@@ -107,7 +114,8 @@ def data_options(func=None, *, split: bool = True):
         return lambda f: data_options(f, split=split)
     options = [
         click.option("--data", "data", multiple=True, required=True,
-                     type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, header); repeatable."),
+                     type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, with a header; columns separated by commas, "
+                          "semicolons or tabs); repeatable."),
         click.option("--text-column", default="text", show_default=True, help="Column with the complaint text."),
         click.option("--label-column", default="topic", show_default=True, help="Column with the label."),
         click.option("--label-map", type=click.Path(dir_okay=False),

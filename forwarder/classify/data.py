@@ -9,8 +9,11 @@ left out and why, for the operator to read).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
+import shlex
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,14 +63,23 @@ class Labelled:
 
 
 def read_label_map(path: str | Path) -> dict[str, str]:
-    """A two-column CSV (source label, topic), header optional -> ``{source label: topic}``."""
+    """A two-column CSV (source label, topic), header optional -> ``{source label: topic}``.
+    Columns may be separated by commas, semicolons or tabs (:data:`DELIMITERS`: the first with
+    which every row has two columns, else at least two).
+
+    Raises :class:`TrainingDataError` for a missing file, a file that is not UTF-8 (naming the
+    line, see :func:`read_text`), or rows without two columns."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
+        text = read_text(path)
     except OSError as exc:
         raise TrainingDataError(f"cannot read the label map {path}: {exc.strerror or exc}") from exc
+    try:
+        tables = {d: [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d)
+                      if r and any(c.strip() for c in r)] for d in DELIMITERS}
+    except csv.Error as exc:
+        raise TrainingDataError(f"{path} is not a readable CSV file: {exc}") from exc
+    rows = next((t for t in tables.values() if all(len(r) == 2 for r in t)),
+                next((t for t in tables.values() if all(len(r) >= 2 for r in t)), tables[","]))
     if rows and any(len(r) < 2 for r in rows):
         raise TrainingDataError(f"{path}: every row of a label map needs two columns (label, topic)")
     mapping = {r[0].strip(): r[1].strip() for r in rows}
@@ -77,6 +89,83 @@ def read_label_map(path: str | Path) -> dict[str, str]:
     if not mapping:
         raise TrainingDataError(f"{path}: the label map is empty")
     return mapping
+
+
+DELIMITERS = (",", ";", "\t")
+"""Column separators a CSV may use: the comma, the semicolon (Excel's CSV where the decimal
+separator is a comma, as in an Indonesian locale) and the tab."""
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+_MAX_LINES_NAMED = 5
+"""At most this many lines with bytes that are not UTF-8 are named in the error."""
+
+
+def read_text(path: str | Path) -> str:
+    """The text of the UTF-8 file at ``path`` (a UTF-8 byte order mark, as Excel writes, is
+    dropped).
+
+    Raises :class:`TrainingDataError` when it is a binary file (an Excel workbook: NUL bytes), or
+    not UTF-8, naming the line and column of the first bytes that are not (and the next lines with such bytes), what the first byte is in
+    Windows-1252 (the usual other encoding of a CSV saved on Windows), and how to save or convert
+    the file as UTF-8; and :class:`OSError` when it cannot be read."""
+    raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise TrainingDataError(
+            f"{path} is saved as UTF-16 (Excel's 'Unicode Text'), not UTF-8: "
+            + _save_as_utf8(path, "UTF-16"))
+    body = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if b"\x00" in body:
+            raise TrainingDataError(_binary(path, body)) from None
+        raise TrainingDataError(_not_utf8(path, body, exc)) from None
+    if "\x00" in text:
+        raise TrainingDataError(_binary(path, body))
+    return text
+
+
+def _binary(path: str | Path, raw: bytes) -> str:
+    what = ("an Excel workbook (.xlsx)" if raw.startswith(b"PK\x03\x04") else
+            "an old Excel workbook (.xls)" if raw.startswith(b"\xd0\xcf\x11\xe0") else
+            "not a text file (it holds NUL bytes)")
+    return (f"{path} is {what}, not a CSV file: open it in Excel and save it with File > Save As, "
+            "'CSV UTF-8 (Comma delimited)'")
+
+
+def _not_utf8(path: str | Path, raw: bytes, exc: UnicodeDecodeError) -> str:
+    line = raw.count(b"\n", 0, exc.start) + 1
+    line_start = raw.rfind(b"\n", 0, exc.start) + 1
+    column = len(raw[line_start:exc.start].decode("utf-8", errors="replace")) + 1
+    byte = raw[exc.start:exc.start + 1]
+    try:
+        meant = f" (in Windows-1252 that is {byte.decode('cp1252')!r})"
+    except UnicodeDecodeError:
+        meant = ""
+    others = []
+    for number, text in enumerate(raw[line_start:].split(b"\n")[1:], line + 1):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            others.append(number)
+    also = ""
+    if others:
+        named = ", ".join(str(n) for n in others[:_MAX_LINES_NAMED])
+        more = f" and {len(others) - _MAX_LINES_NAMED} more" if len(others) > _MAX_LINES_NAMED else ""
+        also = f"; so are line(s) {named}{more}"
+    return (f"{path}, line {line}, column {column}: the file is not UTF-8: byte 0x{byte[0]:02x} "
+            f"cannot be read{meant}{also}. It was probably saved as Windows-1252/Latin-1: "
+            + _save_as_utf8(path, "WINDOWS-1252"))
+
+
+def _save_as_utf8(path: str | Path, encoding: str) -> str:
+    """How to save ``path`` as UTF-8 again, or convert it from ``encoding`` with iconv."""
+    name = Path(path)
+    target = name.with_name(f"{name.stem}-utf8{name.suffix or '.csv'}")
+    return (f"save it as UTF-8 (Excel: File > Save As, 'CSV UTF-8 (Comma delimited)'; LibreOffice: "
+            f"character set 'Unicode (UTF-8)'), or convert it: iconv -f {encoding} -t UTF-8 "
+            f"{shlex.quote(str(name))} > {shlex.quote(str(target))}")
 
 
 def read_csv(
@@ -96,18 +185,25 @@ def read_csv(
     line 1) and their values, unless ``skip_bad_dates``: then those rows are left out and counted
     in ``notes``.
 
-    Raises :class:`TrainingDataError` for a missing file or column, a file that is not a UTF-8
-    CSV, or unreadable dates.
+    The columns may be separated by commas, semicolons (Excel in an Indonesian locale) or tabs
+    (:data:`DELIMITERS`): the first separator with which the header has every wanted column is
+    used, and named in ``notes`` when it is not the comma.
+
+    Raises :class:`TrainingDataError` for a missing file or column (saying when the header looks
+    separated by another character), a file that is not UTF-8 (naming the line, with how to
+    convert it: :func:`read_text`) or not CSV, or unreadable dates.
     """
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            out, empty, unmapped, bad = _read_rows(
-                handle, path, text_column, label_column, date_column, label_map
-            )
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise TrainingDataError(f"{path} is not a readable UTF-8 CSV file: {exc}") from exc
+        text = read_text(path)
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    handle = io.StringIO(text, newline="")
+    try:
+        out, empty, unmapped, bad = _read_rows(
+            handle, path, text_column, label_column, date_column, label_map
+        )
+    except csv.Error as exc:
+        raise TrainingDataError(f"{path} is not a readable CSV file: {exc}") from exc
     if bad and not skip_bad_dates:
         shown = ", ".join(f"line {line} {value!r}" if value else f"line {line} (empty)"
                           for line, value in bad[:5])
@@ -135,16 +231,12 @@ def _read_rows(
     date_column: str | None,
     label_map: dict[str, str] | None,
 ) -> tuple[Labelled, int, int, list[tuple[int, str]]]:
-    reader = csv.DictReader(handle)
-    columns = reader.fieldnames or []
     wanted = [text_column, label_column] + ([date_column] if date_column else [])
-    missing = [c for c in wanted if c not in columns]
-    if missing:
-        raise TrainingDataError(
-            f"{path}: no column {', '.join(repr(m) for m in missing)}; "
-            f"the columns are: {', '.join(columns) or '(none)'}"
-        )
+    delimiter = _delimiter(handle, path, wanted)
+    reader = csv.DictReader(handle, delimiter=delimiter)
     out = Labelled()
+    if delimiter != ",":
+        out.notes.append(f"{path}: columns separated by {_DELIMITER_NAMES[delimiter]}s")
     empty = unmapped = 0
     bad: list[tuple[int, str]] = []  # (line, value) of unreadable dates
     for row in reader:
@@ -169,6 +261,31 @@ def _read_rows(
         out.labels.append(label)
         out.dates.append(date)
     return out, empty, unmapped, bad
+
+
+def _delimiter(handle: TextIO, path: str | Path, wanted: list[str]) -> str:
+    """The separator of :data:`DELIMITERS` with which the header line of ``handle`` has every
+    ``wanted`` column (``handle`` is left at its start). Raises :class:`TrainingDataError` naming
+    the missing columns and the header's columns, read with the separator that splits it most."""
+    headers = {}
+    for delimiter in DELIMITERS:
+        handle.seek(0)
+        headers[delimiter] = next(csv.reader(handle, delimiter=delimiter), [])
+    handle.seek(0)
+    for delimiter, columns in headers.items():
+        if all(c in columns for c in wanted):
+            return delimiter
+    delimiter = max(DELIMITERS, key=lambda d: len(headers[d]))  # the comma on a tie
+    columns = headers[delimiter]
+    missing = [c for c in wanted if c not in columns]
+    looks = ""
+    if delimiter != ",":
+        looks = (f" (the file looks {_DELIMITER_NAMES[delimiter]}-separated; its header is "
+                 f"{','.join(headers[','])!r})")
+    raise TrainingDataError(
+        f"{path}: no column {', '.join(repr(m) for m in missing)}; "
+        f"the columns are: {', '.join(columns) or '(none)'}{looks}"
+    )
 
 
 def read_officer_labels(database: str | Path) -> Labelled:

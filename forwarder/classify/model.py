@@ -63,6 +63,53 @@ RETRAIN_HINT = (
     "retrain it with: forwarder train --data examples/complaints.csv --text-column text "
     "--label-column topic --out {path}"
 )
+"""How to replace a plain model directory; :func:`retrain_hint` gives the one for a model store."""
+
+STORE_CURRENT = "current"
+STORE_VERSIONS = "versions"
+MODEL_FILES = (CARD_FILE, MODEL_FILE, ROWS_FILE, LEGACY_FILE)
+"""The files of one model directory."""
+
+
+def is_model_store(path: str | Path) -> bool:
+    """Whether ``path`` is a model store (:mod:`forwarder.classify.store`): a directory with a
+    ``current`` file or a ``versions/`` folder. This is what decides how :func:`load_model` reads
+    it, and what ``forwarder model`` and ``forwarder train --out`` treat as a store."""
+    directory = Path(path)
+    return (directory / STORE_CURRENT).is_file() or (directory / STORE_VERSIONS).is_dir()
+
+
+def store_of(path: str | Path) -> Path | None:
+    """The model store ``path`` is, or whose ``versions/`` it lies in (``S/versions/<id>``, or
+    deeper); None when it is neither."""
+    directory = Path(path)
+    if is_model_store(directory):
+        return directory
+    for parent in directory.parents:
+        if parent.name == STORE_VERSIONS and is_model_store(parent.parent):
+            return parent.parent
+    return None
+
+
+def stray_model_files(store: str | Path) -> list[str]:
+    """Names of model files lying directly in the model store ``store`` (``card.json``,
+    ``model.npz``, ...), as ``forwarder train --out STORE`` wrote them before it refused a store:
+    they are no version of the store and are never loaded (its ``current`` version is)."""
+    return [name for name in MODEL_FILES if (Path(store) / name).is_file()]
+
+
+def retrain_hint(path: str | Path) -> str:
+    """How to replace the unusable model at ``path``: for a model store (or a version in one) the
+    ``forwarder model`` commands (``forwarder train --out`` refuses a store), otherwise
+    :data:`RETRAIN_HINT`."""
+    store = store_of(path)
+    if store is None:
+        return RETRAIN_HINT.format(path=path)
+    return (f"put an earlier version back with `forwarder model rollback --store {store}` "
+            f"(`forwarder model list --store {store}` lists them), or train a new one with "
+            f"`forwarder model train --store {store} --data examples/complaints.csv --text-column "
+            f"text --label-column topic` and make it current with `forwarder model promote --store "
+            f"{store}`")
 
 
 def library_versions() -> dict[str, str]:
@@ -259,23 +306,33 @@ def save_model(model: TopicModel, path: str | Path) -> Path:
 
 
 def resolve_model_dir(path: str | Path) -> Path:
-    """The model directory ``path`` designates: itself, or the current version of a model store.
+    """The model directory ``path`` designates: the current version of a model store
+    (:func:`is_model_store`), or ``path`` itself when it is a plain model directory. A store is
+    always read through its ``current`` file, as ``forwarder model list`` shows it, even when model
+    files lie next to it (:func:`stray_model_files`).
 
-    Raises :class:`ModelError` when neither exists.
+    Raises :class:`ModelError` when there is no model: a store with no current version or whose
+    current version is missing, or a path that is neither a model nor a store.
     """
     directory = Path(path)
-    if (directory / CARD_FILE).is_file():
-        return directory
-    pointer = directory / "current"
-    if pointer.is_file():
-        version = pointer.read_text().strip()
-        chosen = directory / "versions" / version
+    if is_model_store(directory):
+        pointer = directory / STORE_CURRENT
+        version = pointer.read_text().strip() if pointer.is_file() else ""
+        if not version:
+            raise ModelError(
+                f"the model store {directory} has no current version; make one current with "
+                f"`forwarder model promote --store {directory} [VERSION]` (`forwarder model list "
+                f"--store {directory}` lists them)"
+            )
+        chosen = directory / STORE_VERSIONS / version
         if not (chosen / CARD_FILE).is_file():
             raise ModelError(
                 f"{pointer} names version {version!r} but {chosen} holds no model; "
                 f"run `forwarder model rollback --store {directory} <version>` with a listed version"
             )
         return chosen
+    if (directory / CARD_FILE).is_file():
+        return directory
     if not directory.exists():
         where = directory if directory.is_absolute() else f"{directory} ({directory.resolve()})"
         relative = ("; a relative `model:` path is read from the directory forwarder runs in (systemd: "
@@ -284,7 +341,7 @@ def resolve_model_dir(path: str | Path) -> Path:
                          + RETRAIN_HINT.format(path=directory))
     if directory.is_file():
         raise ModelError(f"{directory} is a file; a model is a directory ({CARD_FILE}, {MODEL_FILE}) "
-                         "or a model store (current, versions/), as `forwarder train --out DIR` writes")
+                         "as `forwarder train --out DIR` writes, or a model store (current, versions/)")
     raise ModelError(
         f"{directory} holds neither a model ({CARD_FILE}, {MODEL_FILE}) nor a model store "
         f"(current, versions/); " + RETRAIN_HINT.format(path=directory)
@@ -316,20 +373,20 @@ def load_model(path: str | Path) -> TopicModel:
         raise ModelError(
             f"the model at {directory} is in the earlier skops format ({LEGACY_FILE}); convert it "
             f"with `python -m forwarder.classify.legacy {path}` (needs scikit-learn and skops) or "
-            + RETRAIN_HINT.format(path=path)
+            + retrain_hint(path)
         )
     if card.get("format", FORMAT) != FORMAT or card.get("format_version") != FORMAT_VERSION:
         raise ModelError(
             f"the model at {directory} is in format {card.get('format')!r} version "
             f"{card.get('format_version')!r}; this program reads {FORMAT!r} version "
-            f"{FORMAT_VERSION}: " + RETRAIN_HINT.format(path=path)
+            f"{FORMAT_VERSION}: " + retrain_hint(path)
         )
     if not target.is_file():
-        raise ModelError(f"{target} is missing; " + RETRAIN_HINT.format(path=path))
+        raise ModelError(f"{target} is missing; " + retrain_hint(path))
     if card.get("model_sha256") != file_sha256(target):
         raise ModelError(
             f"{target} is not the file its card describes (SHA-256 differs): it was modified or "
-            "replaced after training; refusing to load it. " + RETRAIN_HINT.format(path=path)
+            "replaced after training; refusing to load it. " + retrain_hint(path)
         )
     try:
         features, classifier = read_arrays(target)

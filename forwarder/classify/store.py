@@ -22,7 +22,10 @@ each rollback goes one promotion further back instead of toggling between the la
 written before this rule have the same file and are read the same way; one without
 ``history.jsonl`` has only its current version to go back from.
 
-:func:`forwarder.classify.model.load_model` accepts a store path and loads ``current``. A plain model
+:func:`forwarder.classify.model.load_model` accepts a store path and loads ``current``, always: model
+files lying directly in a store (``forwarder train --out STORE`` wrote them there before it refused a
+store) are no version and are never loaded; ``forwarder model list`` and ``check-config`` name them
+(:func:`~forwarder.classify.model.stray_model_files`). A plain model
 directory (``card.json`` and ``model.npz`` directly inside, as ``forwarder train --out`` writes)
 becomes a store with that model as its first, current version the first time :func:`open_store`
 is called on it with ``create=True``, except the model bundled with forwarder
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,14 +49,18 @@ from forwarder.classify.model import (
     LEGACY_FILE,
     MODEL_FILE,
     ROWS_FILE,
+    STORE_CURRENT,
+    STORE_VERSIONS,
     TopicModel,
+    is_model_store,
     read_card,
     save_model,
+    stray_model_files,
 )
 from forwarder.errors import ModelError
 
-CURRENT = "current"
-VERSIONS = "versions"
+CURRENT = STORE_CURRENT
+VERSIONS = STORE_VERSIONS
 HISTORY = "history.jsonl"
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -81,9 +89,9 @@ def bundled_refusal(path: str | Path, own_name: str = "bojonegoro", config: str 
     head = (f"{root} is the model bundled with forwarder (tracked by git: updating forwarder "
             "replaces it, and changes made in it would be lost or block the update), so "
             "`forwarder model` does not change it.")
-    use = (f"then give `--store {own}` to the `forwarder model` commands and set `model: {own}` in "
-           f"{config or 'the config'}, so the daemon uses your store")
-    if (root / VERSIONS).is_dir() or (root / CURRENT).is_file():
+    use = (f"then set `model: {own}` in {config or 'the config'}: the daemon and the `forwarder "
+           f"model` commands (their default `--store`) use your store from then on")
+    if is_model_store(root):
         restore = (f"\n  git -C {REPOSITORY} checkout -- models/default"
                    if (REPOSITORY / ".git").exists() else "")
         return (f"{head} An earlier forwarder turned it into a model store: move that store to a "
@@ -184,6 +192,35 @@ class ModelStore:
             out.append(Version(path.name, path, card, path.name == current, path.name in ever))
         return out
 
+    def stray_note(self) -> str | None:
+        """A warning about model files lying directly in the store
+        (:func:`~forwarder.classify.model.stray_model_files`), with the commands that either make
+        them a candidate version or remove them; None when there are none."""
+        stray = stray_model_files(self.root)
+        if not stray:
+            return None
+        root = shlex.quote(str(self.root))
+        files = " ".join(f"{root}/{name}" for name in stray)
+        try:
+            version = str(read_card(self.root)["version"])
+        except ModelError:
+            version = ""
+        current = self.current_id or "none"
+        remove = f"remove them: rm {files}"
+        if version and "/" not in version and not (self.root / VERSIONS / version).exists():
+            target = f"{root}/{VERSIONS}/{shlex.quote(version)}"
+            what = (f"To keep that model as a candidate of the store (then `forwarder model "
+                    f"evaluate`/`promote` it): mkdir {target} && mv {files} {target}/ ; or {remove}")
+        elif version:
+            what = f"Version {version} of the store is that model already: {remove}"
+        else:
+            what = remove[0].upper() + remove[1:]
+        return (f"{self.root} holds model files directly ({', '.join(stray)}"
+                + (f", model {version}" if version else "")
+                + f"), as `forwarder train --out {self.root}` wrote them before it refused a store: "
+                f"they are no version of the store and are not used (the daemon and `forwarder "
+                f"classify` use the current version, {current}). {what}")
+
     def version(self, version_id: str) -> Version:
         for v in self.versions():
             if v.id == version_id:
@@ -261,7 +298,7 @@ def open_store(path: str | Path, create: bool = False, write: bool = False) -> M
     store = ModelStore(root)
     if (create or write) and is_bundled(root):
         raise ModelError(bundled_refusal(root))
-    if (root / VERSIONS).is_dir() or (root / CURRENT).is_file():
+    if is_model_store(root):
         return store
     if (root / CARD_FILE).is_file():
         if is_bundled(root):
