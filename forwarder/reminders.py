@@ -10,7 +10,8 @@ What goes where (texts in Indonesian: officers and heads read them):
 
 * ``remind_ack`` / ``remind_done`` -> the owning officer group, when a complaint with no
   acknowledgment / not done is within ``deadlines.remind_before_hours`` working hours of its
-  deadline and not past it (lead time 0: no reminders);
+  deadline and not past it (lead time 0: no reminders); a complaint whose status is done or
+  closed (another group that held it marked it done) is neither reminded nor alerted;
 * ``overdue_ack`` / ``overdue_done`` -> each heads' group whose ``dinas`` list holds the owning
   group's dinas (an empty list: every dinas), once the deadline has passed;
 * ``digest`` -> each head (``heads.people``) once a local day, from ``heads.daily_digest_hour``:
@@ -34,6 +35,7 @@ go out as one message (split at Telegram's 4096-character limit), listing at mos
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -111,6 +113,21 @@ def send_only(sink_config: Any) -> bool:
     return getattr(sink_config, "type", None) in SEND_ONLY_SINKS and getattr(sink_config, "webhook", None) is None
 
 
+def _finished(store: Store, complaint_ids: set[int]) -> set[int]:
+    """Those of ``complaint_ids`` whose status now is done or closed (``selesai``, ``tuntas``,
+    ``spam``, ``duplikat``)."""
+    from forwarder.casework import CLOSED, DONE
+
+    if not complaint_ids:
+        return set()
+    statuses = sorted(CLOSED | {DONE})
+    rows = store.db.execute(
+        f"select id from complaints where id in (select value from json_each(?)) "
+        f"and status in ({','.join('?' * len(statuses))})",
+        [json.dumps(sorted(complaint_ids)), *statuses]).fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def due_notices(store: Store, settings: Any, now: datetime,
                 calendar: WorkCalendar | None = None) -> list[Notice]:
     """Every notice due at ``now`` and not yet recorded in ``notices``, one per chat and kind.
@@ -130,7 +147,10 @@ def due_notices(store: Store, settings: Any, now: datetime,
     # groups on a send-only sink (WhatsApp through WAHA without its webhook) cannot acknowledge or
     # resolve anything: no reminders there, no overdue alerts or digest lines about them
     silent = {g.name for g in settings.groups if send_only(settings.sinks.get(g.sink))}
-    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None and a.group not in silent]
+    # a complaint held by two groups and marked done by one is done: the other is not reminded
+    finished = _finished(store, {a.complaint_id for a in loaded.assignments if a.done_at is None})
+    open_ = [a for a in loaded.assignments if a.measured and a.done_at is None and a.group not in silent
+             and a.complaint_id not in finished]
     lead = settings.deadlines.remind_before_hours * 3600.0
     notices: list[Notice] = []
 

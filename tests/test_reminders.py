@@ -192,3 +192,14 @@ def test_a_backlog_is_counted_not_listed_line_by_line() -> None:
     assert text.count("\n") == MAX_LINES_PER_NOTICE + 1 and len(text) < 4096
     assert text.endswith(f"dan {1111 - MAX_LINES_PER_NOTICE} pengaduan lain (daftar lengkap: forwarder report).")
     assert notice_text("Pengingat:", lines[:3]) == "Pengingat:\nT00000: jalan\nT00001: jalan\nT00002: jalan"
+
+
+def test_a_complaint_another_group_finished_is_not_reminded(store: Store, settings: Settings) -> None:
+    """A complaint posted to two groups and marked done by one is done: the other group's part
+    stays open in the report, but its officers are not reminded of it (nor the heads alerted)."""
+    ids = store.ids  # type: ignore[attr-defined]
+    assert ("remind_ack", str(ids["C11"]), "tg", "-1002") in keys(due_notices(store, settings, NOW))
+    with store.db.conn:
+        store.db.conn.execute("update complaints set status = 'selesai' where id = ?", [ids["C11"]])
+    due = keys(due_notices(store, settings, NOW))
+    assert not any(subject == str(ids["C11"]) for _, subject, _, _ in due), due
