@@ -14,8 +14,8 @@ from forwarder.errors import ModelError, Problem
 def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Problem], list[str]]:
     """Problems (the config cannot work) and warnings (it works, but probably not as meant).
 
-    * the fallback group lists ``topics`` (warning: routing ignores them, it takes what no other
-      group takes);
+    * the fallback group lists ``topics`` or ``kecamatan`` (warning: routing ignores them, it
+      takes what no other group takes);
     * every topic the model can emit reaches a group, or the fallback catches it (warning);
     * a topic named in the config that the model never emits (warning: that group stays quiet);
     * no confidential triage group (``fallback`` and ``confidential``): confidential complaints
@@ -62,6 +62,10 @@ def cross_check(settings: Settings, *, load_model: bool = True) -> tuple[list[Pr
             warnings.append(f"groups[{i}].topics: the fallback group takes every complaint no other group "
                             f"takes; its topics are ignored ({', '.join(group.topics)}: give them a group of "
                             "their own, or remove them)")
+        if group.fallback and group.kecamatan:
+            warnings.append(f"groups[{i}].kecamatan: a triage group takes what no other group takes, from "
+                            f"every kecamatan; its kecamatan are ignored ({', '.join(group.kecamatan)}: "
+                            "remove them)")
     seen: dict[tuple[str, str], str] = {}
     for group in settings.groups:
         key = (group.sink, group.chat_id)

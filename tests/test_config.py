@@ -401,3 +401,12 @@ def test_check_config_warns_when_overdue_alerts_reach_nobody() -> None:
     with_heads = {**GOOD, "heads": {"groups": [{"name": "pimpinan", "sink": "out", "chat_id": -9}]}}
     _, warnings = cross_check(parse_config(with_heads, env={}), load_model=False)
     assert not any(w.startswith("heads.groups") for w in warnings), warnings
+
+
+def test_kecamatan_on_a_triage_group_is_flagged_as_ignored() -> None:
+    from forwarder.checks import cross_check
+
+    groups = [*GOOD["groups"][:-1], {**GOOD["groups"][-1], "kecamatan": ["Dander"]}]
+    assert groups[-1].get("fallback"), groups
+    _, warnings = cross_check(parse_config({**GOOD, "groups": groups}, env={}), load_model=False)
+    assert any(w.startswith(f"groups[{len(groups) - 1}].kecamatan: a triage group") for w in warnings), warnings
