@@ -95,7 +95,7 @@ def copy_model(saved: Path, tmp_path: Path) -> Path:
 
 
 def test_missing_model_is_refused(tmp_path):
-    with pytest.raises(ModelError, match="no topic model at .*forwarder train"):
+    with pytest.raises(ModelError, match="no topic model at .*cp -r models/default .*forwarder train"):
         load_model(tmp_path / "nothing")
     with pytest.raises(ModelError, match="neither a model"):
         load_model(tmp_path)

@@ -337,7 +337,8 @@ def resolve_model_dir(path: str | Path) -> Path:
         where = directory if directory.is_absolute() else f"{directory} ({directory.resolve()})"
         relative = ("; a relative `model:` path is read from the directory forwarder runs in (systemd: "
                     "WorkingDirectory=), or give an absolute path" if not directory.is_absolute() else "")
-        raise ModelError(f"no topic model at {where}{relative}; or "
+        raise ModelError(f"no topic model at {where}{relative}; to start a model store of your own there "
+                         f"from the bundled model: cp -r models/default {directory}; or "
                          + RETRAIN_HINT.format(path=directory))
     if directory.is_file():
         raise ModelError(f"{directory} is a file; a model is a directory ({CARD_FILE}, {MODEL_FILE}) "
