@@ -456,6 +456,17 @@ def _cross_check(
                                         f"({confidential_fallback[1]!r}); keep one"))
             else:
                 confidential_fallback = (i, g.name)
+    # one chat for a confidential group and an ordinary one would show confidential complaints to
+    # the ordinary officers (a copied chat id is enough)
+    chats: dict[tuple[str, str], tuple[int, GroupConfig]] = {}
+    for i, g in indexed:
+        first = chats.setdefault((g.sink, g.chat_id), (i, g))
+        if first[1].confidential != g.confidential:
+            problems.append(Problem(f"groups[{i}].chat_id",
+                                    f"group {g.name!r} posts to the same chat as groups[{first[0]}] "
+                                    f"({first[1].name!r}), but one is confidential and the other is not: "
+                                    "the ordinary officers would read confidential complaints",
+                                    "give the confidential group a chat of its own"))
     groups = [g for _, g in indexed]
     fallbacks = [g for g in groups if g.fallback and not g.confidential]
     if groups and not fallbacks:

@@ -410,3 +410,14 @@ def test_kecamatan_on_a_triage_group_is_flagged_as_ignored() -> None:
     assert groups[-1].get("fallback"), groups
     _, warnings = cross_check(parse_config({**GOOD, "groups": groups}, env={}), load_model=False)
     assert any(w.startswith(f"groups[{len(groups) - 1}].kecamatan: a triage group") for w in warnings), warnings
+
+
+def test_a_confidential_group_may_not_share_a_chat_with_an_ordinary_one() -> None:
+    """A trial: a copied chat id made the confidential triage group post into the ordinary triage
+    chat, and check-config only warned that both post to one chat."""
+    groups = [*GOOD["groups"], {"name": "triase-rahasia", "sink": "out", "chat_id": GOOD["groups"][-1]["chat_id"],
+                                "fallback": True, "confidential": True}]
+    with pytest.raises(ConfigError) as info:
+        parse_config({**GOOD, "groups": groups}, env={})
+    [problem] = [p for p in info.value.problems if p.path == f"groups[{len(groups) - 1}].chat_id"]
+    assert "confidential" in problem.message and "chat of its own" in problem.hint
