@@ -16,6 +16,8 @@
 ``[NAMA]``   names introduced as names: ``nama saya …``, ``atas nama …``, ``a.n. …``, ``an. …``,
              ``saya bernama …``, ``dengan saya …``, ``pelapor:``/``pengadu:``/``pengirim:``,
              ``an Nama`` (atas nama, without its dot; not ``An`` or an acronym: ``an PDAM``),
+             ``dari:``, form fields (``Nama Siswa : …``, not ``Nama Sekolah : …``), ``nama`` before
+             a capitalised name (``dengan nama Siti Aisyah``; not ``balik nama PBB``),
              ``saya Bapak/Ibu/Pak/Bu/Sdr …``; a plain ``saya`` before 2-4 capitalised words in a
              text not in Title Case throughout (``saya Budi Santoso, warga …``), or before one
              when the introduction goes on (``saya Dhani ingin …``, ``saya Nina, …``); and
@@ -31,10 +33,11 @@ amounts (``8,5jt``, ``Rp 1.500.000``), place names, and names nobody introduced 
 greeted as "Pak Eri"): officers need those to act.
 
 Measured on the 12,530 Surabaya complaints in ``shared/data`` (2026-11-29): the one-word
-introductions, signatures, ``an`` without its dot, ``pelapor:``-style cues and account addresses
-added that day change 135 rows (126 gain a name mask, 5 an account, 4 lose a wrong one such as
-"a/n [NAMA] RW" for "a/n Pengurus RW"); read one by one, 2 of the new names are not names ("Salam
-Penegak Disiplin", a slogan; "saya Inggris mau ..." may be one). Not masked, because nothing but
+introductions, signatures, ``an`` without its dot, ``pelapor:``/``dari:``-style cues, form fields
+(``Nama Siswa : ...``), ``nama`` before a capitalised name and account addresses added that day
+change 218 rows (209 gain a name mask, 5 an account, 4 lose a wrong one such as "a/n [NAMA] RW"
+for "a/n Pengurus RW"); read one by one, 3 of the new names are not names ("Salam Penegak
+Disiplin", a slogan; "saya Inggris mau ..." may be one; "perbedaan nama M dengan Moch"). Not masked, because nothing but
 a list of names could tell them from other words: names in texts written all in capitals or all
 in lower case after a plain "saya" ("SAYA BUDI SANTOSO WARGA ...": of 111 such lower-case
 phrases in the data, 3 are names).
@@ -188,13 +191,22 @@ _STRONG_CUE = re.compile(
     r"(?:\bnama(?:\s+(?:saya|sy|lengkap))?\s*\([^()\n]{0,60}\)\s*:"
     r"|\b(?:nama\s+(?:saya|sy|sya|kami|lengkap)|atas\s+nama|(?:saya|sy)\s+bernama|bernama"
     r"|dengan\s+(?:saya|sy)|perkenalkan\s*,?\s*(?:saya|sy)|kulo\s+nami|nami\s+kulo)(?!\w)"
-    r"|\bnama\s*:|\b(?:pelapor|pengadu|pengirim)\s*:|\ba\s*[./]\s*n\b\.?|(?<![\w.'’])an\.)\s*[:,]?\s*",
+    r"|\bnama\s*:|\b(?:pelapor|pengadu|pengirim|dari)\s*:|\ba\s*[./]\s*n\b\.?|(?<![\w.'’])an\.)\s*[:,]?\s*",
     re.IGNORECASE)
 _WEAK_CUE = re.compile(r"\b(?:saya|sy|kulo)\s+(?=(?:bapak|bpk|ibu|pak|bu|sdr|sdri|saudara|saudari"
                        r"|mas|mbak|mbk|mba)\b)", re.IGNORECASE)
 # "an" without its dot ("KIA an Nadin Zivanna", "PKH an Mira"): atas nama; not "An" ("masjid An
 # Nur", an Arabic article) nor "kelalai an petugas" (a word broken by a space)
 _AN_CUE = re.compile(r"(?<![\w.'’\"])(?:an|AN)\s+(?=[A-Z])")
+# a form's field: "Nama Siswa : Fany", "Nama Orang Tua : Nuryanti" (not "Nama Sekolah : SMP ...")
+_FORM_FIELD = re.compile(r"\b(?i:nama)\s+(?P<label>[^\W\d_]+(?:\s+[^\W\d_]+)?)\s*:\s*")
+_NOT_PERSON_FIELD = frozenset("""
+    sekolah instansi jalan desa kelurahan kecamatan perusahaan pt cv bank toko usaha program file
+    akun lembaga rs puskesmas kantor dinas aplikasi produk barang kegiatan paket obat restoran
+    warung depot kios pasar tempat gedung masjid musholla kampung perumahan
+""".split())
+# "nama" before a capitalised word: "nama Slamet", "bahwa nama Siti Aisyah"
+_NAME_BEFORE = re.compile(r"(?<![\w])(?i:nama)\s+(?=[A-Z])")
 _ACRONYM = re.compile(r"[A-Z]{2,4}")
 _NAME_WORD = re.compile(r"(?:[^\W\d_]\.(?=[^\W\d_]))?[^\W\d_](?:[^\W\d_]|['’\-](?=[^\W\d_]))*\.?")
 # kept visible before a name: "atas nama ibu [NAMA]", "a.n. anak saya [NAMA]"
@@ -220,7 +232,7 @@ _STOP = frozenset("""
     salah keliru beda berbeda sama rmh tgl aja saja cuma hanya kenapa knp mengapa apa apakah tapi
     tetapi namun sy sya tp tpi dia ia beliau mereka kita anda kamu lain nama kepala keluarga
     bagian blum status setatus dapat karena krn hp wa sebelumnya pemerintah mbaknya wajib hampir
-    tiap pengurus
+    tiap pengurus tempat tanggal lahir ttl
 """.split())
 # abbreviated first names and particles, whose case says nothing: "moh. Dahlan", "al Hadid"
 _ABBREVIATED = frozenset("m moh muh mhd moch much mochd abd st al el bin binti".split())
@@ -301,8 +313,8 @@ _NOT_FIRST_NAME = frozenset("""
 _AGENT_BEFORE = re.compile(r"\b(?:yang|yg|bisa|bs|dapat|dpt|akan|sudah|sdh|telah|tlh|pernah|harus"
                            r"|perlu|sempat|tidak|tdk|belum|blm)\s+$", re.IGNORECASE)
 # after a one-word name, a self-introduction goes on like this: "saya Dhani ingin ...", "saya Nina, ..."
-_INTRO_GOES_ON = re.compile(r"\s*(?:,|(?:dari|dr|warga|tinggal|asal|mau|ingin|pengen|selaku|sebagai"
-                            r"|yang|yg)\b)", re.IGNORECASE)
+_INTRO_GOES_ON = re.compile(r"\s*,|\s+(?:\+?62|0)8\d|\s*(?:dari|dr|warga|tinggal|asal|mau|ingin|pengen|selaku"
+                            r"|sebagai|yang|yg)\b", re.IGNORECASE)
 
 
 def _bare_name(text: str, cue: int, pos: int) -> Span | None:
@@ -368,6 +380,25 @@ def _signature(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None
     return span
 
 
+def _name_before(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None:
+    """The name after "nama" and a capitalised word (``m``): not a form field (read by
+    _FORM_FIELD), not "balik nama" (a transfer of title: "balik nama PBB"), not an acronym or a
+    place ("nama DLH", "Nama Restoran"), and not in a text written in Title Case throughout."""
+    if _FORM_FIELD.match(text, m.start()) or re.search(r"\bbalik\s+$", text[max(0, m.start() - 12):m.start()],
+                                                        re.IGNORECASE):
+        return None
+    first = _WORD.match(text, m.end())
+    if first is None or _ACRONYM.fullmatch(first.group()) or first.group().lower() in _NOT_PERSON_FIELD:
+        return None
+    span = _name_after(text, m.end(), True, lowercase_text)
+    if span is None or _ACRONYM.fullmatch(text[span.start:span.end]):
+        return None
+    others = [w for w in _WORD.findall(text[:span.start] + " " + text[span.end:]) if _style(w) != "upper"]
+    if others and sum(_style(w) == "title" for w in others) / len(others) >= 0.5:
+        return None  # "Saya Tidak Tahu Nama Tukang Sapu Nya": Title Case says nothing
+    return span
+
+
 def _names(text: str) -> list[Span]:
     spans = []
     lowercase_text = not any(c.isupper() for c in text)
@@ -378,6 +409,15 @@ def _names(text: str) -> list[Span]:
                 spans.append(span)
     for m in _SIGN_OFF.finditer(text):
         span = _signature(text, m, lowercase_text)
+        if span is not None:
+            spans.append(span)
+    for m in _FORM_FIELD.finditer(text):
+        if not set(m.group("label").lower().split()) & _NOT_PERSON_FIELD:
+            span = _name_after(text, m.end(), False, lowercase_text)
+            if span is not None:
+                spans.append(span)
+    for m in _NAME_BEFORE.finditer(text):
+        span = _name_before(text, m, lowercase_text)
         if span is not None:
             spans.append(span)
     for m in _AN_CUE.finditer(text):

@@ -79,6 +79,11 @@ MASKED = [
     ("Saya, Budi Santoso, warga desa kapas mau lapor jalan rusak",
      "Saya, [NAMA], warga desa kapas mau lapor jalan rusak"),
     ("BPJS an Nuzqur Zayyan belum aktif", "BPJS an [NAMA] belum aktif"),  # "an" = atas nama
+    ("Dari: Rina Kartika, Desa Sumberrejo", "Dari: [NAMA], Desa Sumberrejo"),
+    ("Belum pak, lubangnya masih ada. saya Darmaji 081200000888", "Belum pak, lubangnya masih ada. saya [NAMA] [NO HP]"),
+    ("Nomor saya 081234567890, nama Slamet.", "Nomor saya [NO HP], nama [NAMA]."),
+    ("Nama Siswa : Fany Octa Fitri Tempat lahir : Bojonegoro", "Nama Siswa : [NAMA] Tempat lahir : Bojonegoro"),
+    ("sertifikat salah, dgn nama Mochamad Gofar karena", "sertifikat salah, dgn nama [NAMA] karena"),
     # everything at once
     ("Nama saya Budi, NIK 3522011203900001, hp 0812-3456-7890, motor S 1234 AB",
      "Nama saya [NAMA], NIK [NIK], hp [NO HP], motor [PLAT]"),
@@ -124,6 +129,11 @@ UNCHANGED = [
     "pohon tumbang depan masjid An Nur",               # an Arabic article, not "atas nama"
     "ada satu rumah yang meter an PDAM pas di tengah",  # an office
     "ada kelalai an petugas loket",                    # a word broken by a space
+    "Nama Sekolah : SMP Negeri 1 Kapas",              # a form field that is no person
+    "mengajukan balik nama PBB dengan syarat waris",   # a transfer of title
+    "tugas DKRT yg skrng ganti nama DLH",              # an office
+    "nomor ekitir saya S8NQY4PB ini",                  # a code, not a name before a number
+    "depan bangunan saya Pandugo 207 dan",             # a street and house number
     "mereka atas namakan pedagang",
     "bernamakan Ikatan Mahasiswa",
     "hafal Al-Qur'an. Kalau dulu",
