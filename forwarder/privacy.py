@@ -35,8 +35,8 @@ greeted as "Pak Eri"): officers need those to act.
 Measured on the 12,530 Surabaya complaints in ``shared/data`` (2026-11-29): the one-word
 introductions, signatures, ``an`` without its dot, ``pelapor:``/``dari:``-style cues, form fields
 (``Nama Siswa : ...``), ``nama`` before a capitalised name and account addresses added that day
-change 218 rows (209 gain a name mask, 5 an account, 4 lose a wrong one such as "a/n [NAMA] RW"
-for "a/n Pengurus RW"); read one by one, 3 of the new names are not names ("Salam Penegak
+change 221 rows (209 gain a name mask, 5 an account, 4 lose a wrong one such as "a/n [NAMA] RW"
+for "a/n Pengurus RW", 3 a mask ends before "Tempat lahir"); read one by one, 3 of the new names are not names ("Salam Penegak
 Disiplin", a slogan; "saya Inggris mau ..." may be one; "perbedaan nama M dengan Moch"). Not masked, because nothing but
 a list of names could tell them from other words: names in texts written all in capitals or all
 in lower case after a plain "saya" ("SAYA BUDI SANTOSO WARGA ...": of 111 such lower-case
