@@ -8,6 +8,7 @@
 ``[NO HP]``  phone numbers in every Indonesian form: ``0812…``, ``+62 812…``, ``62-812…``, ``(0353)
              881234``, with spaces, dashes or dots
 ``[EMAIL]``  e-mail addresses
+``[NO REK]`` bank account numbers after their cue (``rek BCA 1234567890``, ``no. rekening: …``)
 ``[AKUN]``   ``@accounts`` inside the text (X user names; the source drops the leading ones;
              Instagram/TikTok names with dots), and the account in ``x.com/NAME/status/…``,
              ``twitter.com/NAME``, ``instagram.com/NAME``, ``facebook.com/NAME`` addresses
@@ -68,9 +69,9 @@ from dataclasses import dataclass
 import phonenumbers
 
 PLACEHOLDERS = {"NIK": "[NIK]", "KK": "[NO KK]", "HP": "[NO HP]", "EMAIL": "[EMAIL]",
-                "AKUN": "[AKUN]", "PLAT": "[PLAT]", "NAMA": "[NAMA]"}
+                "AKUN": "[AKUN]", "PLAT": "[PLAT]", "NAMA": "[NAMA]", "REK": "[NO REK]"}
 # when two findings overlap, the earlier kind in this order wins
-_PRIORITY = ("EMAIL", "NIK", "KK", "HP", "AKUN", "PLAT", "NAMA")
+_PRIORITY = ("EMAIL", "REK", "NIK", "KK", "HP", "AKUN", "PLAT", "NAMA")
 
 
 @dataclass(frozen=True, order=True)
@@ -103,6 +104,10 @@ _PROFILE_URL = re.compile(
 # 15-17 digits, whole or in groups of 2-6 joined by one space, dot or dash
 _ID_NUMBER = re.compile(r"(?<![\d.,])(?<![\d][ .\-])(?:\d{15,17}|\d{2,6}(?:[ .\-]\d{2,6}){1,7})"
                         r"(?![ .\-]?\d)")
+# a bank account number after its cue: "rek BCA 1234567890", "no. rekening: 0123-01-000123-50-1"
+_ACCOUNT_NUMBER = re.compile(r"\b(?:rek(?:ening)?|norek|no\.?\s*rek(?:ening)?)\b\.?\s*(?:bank\s+)?"
+                             r"(?:[A-Za-z]{2,10}\s*)?[:.]?\s*(?P<number>\d(?:[ .\-]?\d){7,24})(?!\d)",
+                             re.IGNORECASE)
 _AMOUNT = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 _KK_CUE = re.compile(r"(?:\bkk|kartu\s+keluarga)\W{0,3}(?:no\.?|nomor|nmr)?\W{0,3}$", re.IGNORECASE)
 _INSIDE_CODE = re.compile(r"(?:\w|\w[\-/.,'’])$")
@@ -452,6 +457,7 @@ def find_personal_data(text: str) -> list[Span]:
     if not text:
         return []
     found = [Span(m.start(), m.end(), "EMAIL") for m in _EMAIL.finditer(text)]
+    found += [Span(m.start("number"), m.end("number"), "REK") for m in _ACCOUNT_NUMBER.finditer(text)]
     found += _id_numbers(text) + _phones(text)
     found += [Span(m.start(), m.end(), "AKUN") for m in _ACCOUNT.finditer(text)]
     found += [Span(m.start(1), m.end(1), "AKUN") for m in _PROFILE_URL.finditer(text)]

@@ -30,6 +30,9 @@ MASKED = [
     ("no.hp:081234567890, hp081234567891", "no.hp:[NO HP], hp[NO HP]"),
     # e-mail, accounts
     ("kirim ke budi.santoso@gmail.com ya", "kirim ke [EMAIL] ya"),
+    ("transfer ke rek BCA 1234567890 dan norek BRI 0123-01-000123-50-1",
+     "transfer ke rek BCA [NO REK] dan norek BRI [NO REK]"),  # not labelled as a phone
+    ("no rekening: 1234 5678 90", "no rekening: [NO REK]"),
     ("cc @budi_s dan @LAPOR1708", "cc [AKUN] dan [AKUN]"),
     ("cek ig @budi.santoso.", "cek ig [AKUN]."),  # Instagram/TikTok handles: dots inside
     ("https://x.com/budi_s/status/1234 dan twitter.com/LAPOR1708",
@@ -130,6 +133,7 @@ UNCHANGED = [
     "ada satu rumah yang meter an PDAM pas di tengah",  # an office
     "ada kelalai an petugas loket",                    # a word broken by a space
     "Nama Sekolah : SMP Negeri 1 Kapas",              # a form field that is no person
+    "rekening saya diblokir sejak 2023, Rp 1.500.000 hilang",
     "mengajukan balik nama PBB dengan syarat waris",   # a transfer of title
     "tugas DKRT yg skrng ganti nama DLH",              # an office
     "nomor ekitir saya S8NQY4PB ini",                  # a code, not a name before a number
