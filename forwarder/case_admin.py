@@ -65,7 +65,7 @@ def _complaint(store: Store, code: str) -> dict[str, Any]:
 def _admin(name: str) -> str:
     name = " ".join(name.split())
     if not name:
-        raise click.UsageError("--admin must name who is reading")
+        raise click.UsageError("--admin must name the admin doing this (it is recorded with the complaint)")
     return name[:100]
 
 

@@ -137,5 +137,7 @@ def route(
         return Routing(tuple(chosen))
     if confidential:
         return Routing((fallback,), f"pengaduan rahasia: tidak ada grup rahasia untuk topik {topic}")
+    if not any(topic in g.topics for g in groups if not g.fallback and not g.confidential):
+        return Routing((fallback,), f"tidak ada grup untuk topik {topic}")
     where = f" di kecamatan {kecamatan}" if kecamatan else " (kecamatan tidak dikenali)"
     return Routing((fallback,), f"tidak ada grup untuk topik {topic}{where}")

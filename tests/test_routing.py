@@ -129,3 +129,14 @@ def test_triage_destinations() -> None:
     plain = Triage.of(GROUPS)
     assert plain.confidential is None and plain.for_complaint(True).group_name == "triase"
     assert plain.names == {"triase"}
+
+
+def test_the_triage_reason_names_the_kecamatan_only_when_it_mattered() -> None:
+    """A trial read "tidak ada grup untuk topik adminduk (kecamatan tidak dikenali)" where no group
+    takes adminduk anywhere: the kecamatan was never the reason."""
+    nowhere = route(GROUPS, topic="hama", confidence=0.99, kecamatan=None, threshold=0.5)
+    assert nowhere.triage_reason == "tidak ada grup untuk topik hama"
+    elsewhere = route(GROUPS, topic="pupuk", confidence=0.9, kecamatan=None, threshold=0.5)
+    assert elsewhere.triage_reason == "tidak ada grup untuk topik pupuk (kecamatan tidak dikenali)"
+    other = route(GROUPS, topic="pupuk", confidence=0.9, kecamatan="Dander", threshold=0.5)
+    assert other.triage_reason == "tidak ada grup untuk topik pupuk di kecamatan Dander"
