@@ -298,6 +298,9 @@ def _weekly(store: Store, settings: Any, now: datetime, calendar: WorkCalendar,
         return []
     until = datetime.combine(day, time(0), calendar.zone)
     since = until - timedelta(days=7)
+    if store.db.execute("select 1 from complaints where received_at < ? limit 1",
+                        [iso(until)]).fetchone() is None:
+        return []  # a new database: the forwarder was not running that week, nothing to sum up
     report = build_report(store, by="dinas", since=since, until=until, now=now, calendar=calendar,
                           deadlines=deadlines, dinas_of=dinas_map(settings))
     last = since + timedelta(days=6)

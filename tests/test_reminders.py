@@ -203,3 +203,13 @@ def test_a_complaint_another_group_finished_is_not_reminded(store: Store, settin
         store.db.conn.execute("update complaints set status = 'selesai' where id = ?", [ids["C11"]])
     due = keys(due_notices(store, settings, NOW))
     assert not any(subject == str(ids["C11"]) for _, subject, _, _ in due), due
+
+
+def test_no_weekly_summary_for_a_week_before_the_first_complaint(tmp_path: Path, settings: Settings) -> None:
+    """A trial: every new database posted "Ringkasan mingguan ... Tidak ada pengaduan" to the heads
+    at its first start, for a week the forwarder was not running."""
+    empty = Store.open(tmp_path / "new.db")
+    try:
+        assert not [n for n in due_notices(empty, settings, NOW) if n.keys[0][0] == "weekly"]
+    finally:
+        empty.close()
