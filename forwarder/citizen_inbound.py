@@ -5,8 +5,10 @@ with a new problem must never be swallowed by an old case, so a message is taken
 an existing complaint only when nothing says it is a new one. How a message is read (first rule
 that applies):
 
-1. ``CEK`` or ``STATUS`` alone is answered with how to ask (``CEK <kode>``; kind ``cek_usage``),
-   not taken for a complaint. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status
+1. ``CEK`` or ``STATUS`` alone (punctuation or emoji around it: "CEK🙏", "cek kode?") is
+   answered with how to ask (``CEK <kode>``; kind ``cek_usage``), not taken for a complaint.
+   ``CEK <code>`` (also ``STATUS <code>``, any case; "kode", "no" or "nomor" may come before the
+   code, punctuation or emoji around it: "Cek kode HCGJCM", "cek no. 7K3Q9M") asks for a status
    when the message is only that plus at most :data:`CEK_EXTRA_WORDS` words and
    :data:`CEK_EXTRA_CHARS` characters: the sender gets the status of that complaint
    (``unknown_code`` when none has it and the code as typed holds a digit or stands alone:
@@ -74,11 +76,15 @@ from forwarder.types import IncomingComplaint
 TopicOf = Callable[[str], tuple[str | None, float]]
 
 _CODE = r"([0-9A-Za-z]{6})"
-CEK = re.compile(rf"^\s*(?:cek(?:\s+status)?|status)\s*[:#.\-]?\s*{_CODE}(?![0-9A-Za-z])(.*)$",
-                 re.IGNORECASE | re.DOTALL)
+#: "CEK", "CEK STATUS" or "STATUS", then maybe "kode"/"no"/"nomor" ("Cek kode HCGJCM",
+#: "cek no. 7K3Q9M")
+_ASK = r"(?:cek(?:\s+status)?|status)(?:[\W_]*(?:kode|no|nomor|nomer)(?![^\W_]))?"
+#: a status question: punctuation, emoji or spaces may stand around and between its words
+CEK = re.compile(rf"^[\W_]*{_ASK}[\W_]*{_CODE}(?![0-9A-Za-z])(.*)$", re.IGNORECASE | re.DOTALL)
 CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
-#: "CEK" or "STATUS" alone: the citizen wants a status but gave no code (answered how to ask)
-BARE_CEK = re.compile(r"\s*(?:cek(?:\s+status)?|status)\s*[:#.\-!?]*\s*", re.IGNORECASE)
+#: "CEK" or "STATUS" alone ("CEK🙏", "cek kode?"): the citizen wants a status but gave no code
+#: (answered how to ask)
+BARE_CEK = re.compile(rf"[\W_]*{_ASK}[\W_]*", re.IGNORECASE)
 REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
 CEK_EXTRA_WORDS = 4  # "CEK 7K3Q9M ya pak, terima kasih" is still only a status question
