@@ -14,7 +14,8 @@ Open statuses accept every officer action; ``selesai`` accepts the citizen's ans
 ``duplikat`` are closed (no buttons; :mod:`forwarder.report` leaves spam and duplicates out).
 
 *Reopening.* Two ways take a done complaint back into work: the citizen's "belum" (event
-``reopened``, status ``dibuka_kembali``) and an officer's ``proses`` on it (event ``in_progress``
+``reopened``, status ``dibuka_kembali``; also on a ``tuntas`` one within the reply window, see
+:mod:`forwarder.citizen_inbound`) and an officer's ``proses`` on it (event ``in_progress``
 with ``reopened: true``). Either starts a new *round* for the group(s) whose part was done: new
 deadlines counted in working days from the reopening, as for a new complaint (reminders, heads'
 alerts and the report's ``reopen_*`` figures; :mod:`forwarder.report`), told to the group with

@@ -5,8 +5,10 @@ with a new problem must never be swallowed by an old case, so a message is taken
 an existing complaint only when nothing says it is a new one. How a message is read (first rule
 that applies):
 
-1. ``CEK`` or ``STATUS`` alone is answered with how to ask (``CEK <kode>``; kind ``cek_usage``),
-   not taken for a complaint. ``CEK <code>`` (also ``STATUS <code>``, any case, ``:`` or ``#`` allowed) asks for a status
+1. ``CEK`` or ``STATUS`` alone (punctuation or emoji around it: "CEK🙏", "cek kode?") is
+   answered with how to ask (``CEK <kode>``; kind ``cek_usage``), not taken for a complaint.
+   ``CEK <code>`` (also ``STATUS <code>``, any case; "kode", "no" or "nomor" may come before the
+   code, punctuation or emoji around it: "Cek kode HCGJCM", "cek no. 7K3Q9M") asks for a status
    when the message is only that plus at most :data:`CEK_EXTRA_WORDS` words and
    :data:`CEK_EXTRA_CHARS` characters: the sender gets the status of that complaint
    (``unknown_code`` when none has it and the code as typed holds a digit or stands alone:
@@ -31,13 +33,23 @@ that applies):
      the complaint's status (at most once per complaint per day); nothing goes to the groups;
    * any other complaint idle (no officer or citizen event) longer than the reply window: a new
      complaint (it names the old code, so the officers can link them);
-   * ``belum``/``sudah`` (see 5) after a done reopens/confirms it; anything else is the
-     citizen's reply, posted in the complaint's thread in the group(s) that hold it.
-4. Without a code (SMS): the sender's complaints waiting for the citizen within the reply window
-   (not spam, not duplicates) are looked at, newest first, skipping those of another topic (the
-   classifier test of 3): a ``belum``/``sudah`` answers the newest one marked done; any other
-   text answers the newest open question (``/tanya`` not yet answered). A text that is neither,
-   while only a done check waits, is a new complaint.
+   * ``belum``/``sudah`` (see 5) after a done reopens/confirms it; on a ``tuntas`` one a
+     verdict-only text (see 4) reopens it ("belum": the citizen changed their mind) or is stored
+     as kind ``closed`` ("sudah" again: answered as above, nothing to the groups); anything else
+     is the citizen's reply, posted in the complaint's thread in the group(s) that hold it.
+4. Without a code (SMS; on X a post outside the complaint's thread): the sender's complaints
+   waiting for the citizen within the reply window (not spam, not duplicates) are looked at,
+   newest first, skipping those of another topic (the classifier test of 3): a
+   ``belum``/``sudah`` answers the newest one marked done; any other text answers the newest
+   open question (``/tanya`` not yet answered). Then a *verdict-only* text (at most
+   :data:`VERDICT_ONLY_WORDS` words, only "sudah"/"belum" words and :data:`VERDICT_FILLER` such
+   as "pak", "terima kasih", "masih", no digits: "Sudah", "sudah pak terima kasih", "masih belum
+   bu") is hardly ever a new complaint: it is about the sender's complaint with the newest
+   activity within the reply window (not spam, not a duplicate, not of another topic) and read as
+   in 3: ``selesai`` -> reopen/confirm; ``tuntas`` -> reopen ("belum") or ``closed`` ("sudah");
+   open (an officer reopened it with ``proses``, or it was never done) -> the citizen's reply in
+   its thread, and the citizen gets the status (at most once per complaint per day). Any other
+   text, and a verdict-only one with no complaint active in the window, is a new complaint.
 5. ``belum``/``sudah``: the first word is one of :data:`REOPEN_WORDS`/:data:`CONFIRM_WORDS`, or
    the message is short (at most :data:`VERDICT_MAX_WORDS` words) and holds a "belum" word and
    no "sudah" word ("masih belum pak"). A confirmation needs the first word: closing by mistake
@@ -74,16 +86,30 @@ from forwarder.types import IncomingComplaint
 TopicOf = Callable[[str], tuple[str | None, float]]
 
 _CODE = r"([0-9A-Za-z]{6})"
-CEK = re.compile(rf"^\s*(?:cek(?:\s+status)?|status)\s*[:#.\-]?\s*{_CODE}(?![0-9A-Za-z])(.*)$",
-                 re.IGNORECASE | re.DOTALL)
+#: "CEK", "CEK STATUS" or "STATUS", then maybe "kode"/"no"/"nomor" ("Cek kode HCGJCM",
+#: "cek no. 7K3Q9M")
+_ASK = r"(?:cek(?:\s+status)?|status)(?:[\W_]*(?:kode|no|nomor|nomer)(?![^\W_]))?"
+#: a status question: punctuation, emoji or spaces may stand around and between its words
+CEK = re.compile(rf"^[\W_]*{_ASK}[\W_]*{_CODE}(?![0-9A-Za-z])(.*)$", re.IGNORECASE | re.DOTALL)
 CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
-#: "CEK" or "STATUS" alone: the citizen wants a status but gave no code (answered how to ask)
-BARE_CEK = re.compile(r"\s*(?:cek(?:\s+status)?|status)\s*[:#.\-!?]*\s*", re.IGNORECASE)
+#: "CEK" or "STATUS" alone ("CEK🙏", "cek kode?"): the citizen wants a status but gave no code
+#: (answered how to ask)
+BARE_CEK = re.compile(rf"[\W_]*{_ASK}[\W_]*", re.IGNORECASE)
 REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
 CEK_EXTRA_WORDS = 4  # "CEK 7K3Q9M ya pak, terima kasih" is still only a status question
 CEK_EXTRA_CHARS = 60  # ... and so many characters at most (one 3,000-character "word" is a text)
 VERDICT_MAX_WORDS = 12  # "masih belum pak, lubangnya tambah besar" answers a done check
+#: words a verdict-only text may hold besides its "sudah"/"belum" (forms of address, thanks,
+#: "masih", "selesai"...): "sudah pak terima kasih", "masih belum bu", "belum ada perbaikan"
+VERDICT_FILLER = frozenset("""
+    pak bu bapak ibu mas mbak kak dik bang gan min admin pakde bude
+    ya iya yaa nggih inggih njih ok oke baik siap
+    terima kasih makasih trims terimakasih trimakasih matur nuwun suwun
+    masih juga kok sih deh dong lho loh kah tenan banget sekali banyak
+    selesai beres tuntas ada perbaikan diperbaiki dibenahi ditangani dikerjakan
+    """.split())  # noqa: SIM905 (a word list reads better as text)
+VERDICT_ONLY_WORDS = 8  # "sudah pak, terima kasih banyak ya bu" and no longer
 _WORD = re.compile(r"[^\W\d_]+")
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")  # zero-width characters some phones add
 THREAD_TEXT_LIMIT = 2000  # characters of a citizen's text in a group post: even as UTF-16 pairs
@@ -103,13 +129,15 @@ SHORT_TEXT_CONFIDENCE = 0.8
 class Match:
     """What a citizen message is about. ``kind``: status_query, unknown_code, reopen, confirm,
     reply, closed. ``text``: the part about the complaint when it is not the whole message
-    (after ``CEK <code>``); ``with_status``: answer the complaint's status as well."""
+    (after ``CEK <code>``); ``with_status``: answer the complaint's status as well (at most once
+    per complaint per day when ``daily_status``, else once per message)."""
 
     kind: str
     row: dict[str, Any] | None
     code: str
     text: str | None = None
     with_status: bool = False
+    daily_status: bool = False
 
 
 def normalise_code(text: str) -> str:
@@ -136,6 +164,20 @@ def verdict(text: str) -> str | None:
             and not CONFIRM_WORDS.intersection(words):
         return "reopen"
     return None
+
+
+def verdict_only(text: str) -> str | None:
+    """``"reopen"`` / ``"confirm"`` when ``text`` is a short verdict and nothing else (rule 4): at
+    most :data:`VERDICT_ONLY_WORDS` words, all of them :data:`REOPEN_WORDS`,
+    :data:`CONFIRM_WORDS` or :data:`VERDICT_FILLER`, no digits, and :func:`verdict` reads a
+    verdict in it; else None ("belum ada pupuk di kios" names something: None)."""
+    if any(c.isdigit() for c in text or ""):
+        return None
+    words = [w.lower() for w in _WORD.findall(text or "")]
+    if not words or len(words) > VERDICT_ONLY_WORDS \
+            or not set(words) <= REOPEN_WORDS | CONFIRM_WORDS | VERDICT_FILLER:
+        return None
+    return verdict(text)
 
 
 def _own_complaints(store: Store, reporter: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -219,7 +261,25 @@ class _Reader:
         if last_activity(self.store, row) < self.since:
             return "closed" if row["status"] == casework.SOLVED else None
         said = verdict(text)
-        return said if said and row["status"] == casework.DONE else "reply"
+        if said and row["status"] == casework.DONE:
+            return said
+        if row["status"] == casework.SOLVED:
+            said = verdict_only(text)
+            if said:  # a changed mind reopens it; a repeated "sudah" is only answered
+                return "reopen" if said == "reopen" else "closed"
+        return "reply"
+
+    def latest_active(self, own: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
+        """The sender's complaint with the newest activity within the reply window that ``text``
+        may be about (not spam or a duplicate; :meth:`fits`), or None (rule 4)."""
+        found: list[tuple[str, int, dict[str, Any]]] = []
+        for row in own:
+            if row["status"] in (casework.SPAM, casework.DUPLICATE):
+                continue
+            active = last_activity(self.store, row)
+            if active >= self.since and self.fits(row, text):
+                found.append((active, row["id"], row))
+        return max(found, key=lambda f: f[:2])[2] if found else None
 
 
 def _without_codes(text: str, code: str) -> str:
@@ -271,6 +331,12 @@ def match(store: Store, settings: Settings, incoming: IncomingComplaint,
     asked = next((r for r, _, q in states if q and reader.fits(r, text)), None)
     if asked is not None:
         return Match("reply", asked, asked["tracking_code"])
+    if verdict_only(text):
+        recent = reader.latest_active(own, text)
+        kind = reader.about(recent, text) if recent is not None else None
+        if recent is not None and kind is not None:
+            return Match(kind, recent, recent["tracking_code"], with_status=kind == "reply",
+                         daily_status=True)
     return None
 
 
@@ -335,7 +401,8 @@ def apply_tx(conn: Any, store: Store, settings: Settings, source: str, incoming:
         casework.event_tx(conn, now, row["id"], "citizen", "citizen_reply", {"text": shown, "inbound": inbound_id})
         post = f"Pengaduan {code}: balasan pelapor\n\n{shown}"
         if found.with_status and to:
-            citizen.queue_tx(conn, store, settings, now, row, "status", f"{key}:status", to=to,
+            dedupe = f"verdict:{row['id']}:{now[:10]}" if found.daily_status else f"{key}:status"
+            citizen.queue_tx(conn, store, settings, now, row, "status", dedupe, to=to,
                              status=citizen.status_text(row, store))
     casework.queue_thread_post_tx(conn, store, now, row["id"], post, "citizen_" + kind, key, triage,
                                   groups=settings.groups)

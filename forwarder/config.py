@@ -180,7 +180,8 @@ class CitizenConfig(Strict):
     outbox; on X only when the source has reply keys). ``acknowledge_sources``: limit that to
     these source names (``None``: every source that can answer). ``reply_window_days``: how long
     a citizen's message without a tracking code is taken as the answer to an officer's open
-    question or to the "is it solved?" check. ``max_sms_parts``: longest officer text sent by SMS
+    question or to the "is it solved?" check, and a bare "sudah"/"belum" as being about the
+    sender's complaint active within it. ``max_sms_parts``: longest officer text sent by SMS
     (parts of 153 GSM-7 / 67 UCS-2 characters); longer ones are refused with a reason.
     ``templates``: replace a message template by key (keys and placeholders in
     :data:`forwarder.citizen.TEMPLATES`).
