@@ -92,8 +92,10 @@ async def daemon(tmp_path: Path, waha: FakeWAHA, data: dict[str, Any]) -> AsyncI
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop))
     try:
+        # WAHA has the text a moment before the daemon records its message id: wait for the record
         await until(lambda: waha.texts(GROUP) and "wa" in pipeline.loop.listeners
-                    and pipeline.loop.listeners["wa"].port)
+                    and pipeline.loop.listeners["wa"].port
+                    and rows(tmp_path, "select 1 from deliveries where chat_id = ? and state = 'sent'", GROUP))
         yield Daemon(tmp_path, pipeline)
     finally:
         stop.set()
