@@ -266,6 +266,8 @@ class Actions:
         if verb in ("terima", "proses"):
             status = casework.transition_tx(conn, self.store, now, row, verb, actor, group, name)
             if row["status"] == casework.DONE:  # taken back up after done: a new round begins
+                # the citizen was asked "SUDAH/BELUM?": tell them it is being worked on again
+                citizen.queue_tx(conn, self.store, self.settings, now, row, "reopened_by_officer", key)
                 return (f"Pengaduan {code} dibuka kembali: {casework.STATUS_TEXT[status]}. "
                         + casework.new_round_note(self.settings, now, acknowledged=True))
             return f"Pengaduan {code}: {casework.STATUS_TEXT[status]}."

@@ -9,6 +9,7 @@ What the citizen receives (keys of :data:`TEMPLATES`; each can be replaced in th
 ``answer``          an officer's ``/jawab``
 ``done_check``      an officer marked it done: "is it really solved? answer SUDAH or BELUM"
 ``reopened``        after "belum": it went back to the officers
+``reopened_by_officer`` an officer took a done complaint back up (``/proses``): it is worked on again
 ``confirmed``       after "sudah": closed
 ``merged``          an officer marked it a duplicate (``/duplikat``): the code it was merged into
 ``unmerged``        an admin undid that mark (``forwarder unmark``): it is handled on its own again
@@ -56,6 +57,8 @@ TEMPLATES: dict[str, tuple[str, frozenset[str]]] = {
     "answer": ("Jawaban petugas ttg pengaduan {code}: {text}", frozenset({"code", "text"})),
     "done_check": (("Pengaduan {code} dinyatakan selesai: {note}. Apakah masalahnya sudah selesai? "
                     "Balas SUDAH atau BELUM."), frozenset({"code", "note"})),
+    "reopened_by_officer": ("Pengaduan {code} dibuka kembali oleh petugas dan sedang diproses lagi. "
+                            "Cek status: kirim CEK {code}", frozenset({"code"})),
     "reopened": ("Pengaduan {code} kami buka kembali dan kami teruskan lagi ke petugas. Terima kasih.",
                  frozenset({"code"})),
     "confirmed": ("Terima kasih, pengaduan {code} kami tutup.", frozenset({"code"})),

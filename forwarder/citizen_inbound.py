@@ -95,7 +95,7 @@ CODE_TOKEN = re.compile(rf"(?<![0-9A-Za-z]){_CODE}(?![0-9A-Za-z])")
 #: "CEK" or "STATUS" alone ("CEK🙏", "cek kode?"): the citizen wants a status but gave no code
 #: (answered how to ask)
 BARE_CEK = re.compile(rf"[\W_]*{_ASK}[\W_]*", re.IGNORECASE)
-REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung"})
+REOPEN_WORDS = frozenset({"belum", "blm", "belom", "blum", "durung", "dereng"})  # dereng: Javanese, polite
 CONFIRM_WORDS = frozenset({"sudah", "sdh", "udah", "udh", "sampun", "uwis", "wis"})
 CEK_EXTRA_WORDS = 4  # "CEK 7K3Q9M ya pak, terima kasih" is still only a status question
 CEK_EXTRA_CHARS = 60  # ... and so many characters at most (one 3,000-character "word" is a text)

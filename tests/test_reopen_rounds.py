@@ -171,6 +171,9 @@ async def test_an_officer_taking_a_done_complaint_back_up_starts_a_round_acknowl
             "kembali): selesai paling lambat 8 Des 2026 10:00 WIB.") in tg.visible_texts(JALAN)
     (event,) = kit.rows("select data from events where kind = 'in_progress'")
     assert json.loads(event["data"])["reopened"] is True
+    # the citizen, asked "SUDAH/BELUM?" at the done, hears it is worked on again (once)
+    told = [r["TextDecoded"] for r in kit.outbox_sms() if "dibuka kembali oleh petugas" in r["TextDecoded"]]
+    assert told == [f"Pengaduan {code} dibuka kembali oleh petugas dan sedang diproses lagi. Cek status: kirim CEK {code}"]
     # acknowledged by that very action: only the done deadline is reminded, then alerted
     assert set(notices_at(kit, wib("2026-12-07T11:00"))) == {("remind_done", f"{cid}#2", JALAN)}
     assert set(notices_at(kit, wib("2026-12-08T11:00"))) == {("overdue_done", f"{cid}#2", HEADS)}
