@@ -93,3 +93,17 @@ async def test_a_refused_delete_says_per_group_to_delete_it_by_hand(tmp_path: Pa
     assert len(waha.delete_requests) == 1
     assert waha.visible(GROUP) == waha.texts(GROUP) and len(waha.texts(GROUP)) == 1
     assert waha.texts(TRIAGE) == []
+
+
+async def test_a_webhook_from_the_future_is_ignored(tmp_path: Path, waha: FakeWAHA) -> None:
+    async with daemon(tmp_path, waha, config(tmp_path, waha)) as d:
+        quoted = key_id(d.forwarded_id())
+        ahead = terima("3EB0F1", quoted)
+        ahead["payload"]["timestamp"] = int((WHEN + timedelta(days=1)).timestamp())
+        assert (await waha.push(d.url, KEY, ahead)).json() == {"ignored": "from the future"}
+        assert d.status() == "baru"
+        # a phone's clock a few minutes ahead is still taken
+        near = terima("3EB0F2", quoted)
+        near["payload"]["timestamp"] = int((WHEN + timedelta(minutes=5)).timestamp())
+        assert (await waha.push(d.url, KEY, near)).json() == {"applied": True}
+        assert d.status() == "diterima"
