@@ -113,7 +113,8 @@ def flag_confidential(store: Store, settings: Settings, code: str, admin: str) -
                           {"confidential": True, "admin": admin, "dropped_posts": dropped})
         for i, dest in enumerate(dests):
             casework.add_delivery_tx(conn, store, now, row["id"], dest, actor, leaving[0] if i == 0 and leaving else None,
-                                     "ditandai rahasia", row["topic"], row["kecamatan"], to_groups=names, name=admin)
+                                     "ditandai rahasia", row["topic"], row["kecamatan"], to_groups=names, name=admin,
+                                     no_edit=casework.no_edit_sinks(settings))
         for group in leaving[1:]:  # one rerouted event per group that gave it away
             casework.event_tx(conn, now, row["id"], actor, "rerouted",
                               {"group": dests[0].group_name, "to_group": dests[0].group_name, "from_group": group,
@@ -246,6 +247,18 @@ def unmark_complaint(store: Store, settings: Settings, code: str, admin: str,
         with casework.transaction(store) as conn:
             now = store.now()
             status = casework.unmark_tx(conn, store, now, row, f"admin:{admin}", admin, reason)
+            # WhatsApp's messages cannot be edited to show it open again: say so in their threads
+            (event_id,) = conn.execute("select max(id) from events where complaint_id = ? and kind = 'unmarked'",
+                                       [row["id"]]).fetchone()
+            allowed = {g.name for g in settings.groups
+                       if not casework.is_confidential(row) or sees_confidential(g, settings.groups)}
+            casework.queue_back_posts_tx(
+                conn, store, now, row["id"],
+                [d for d in casework.owners(store, row["id"]) if d.group_name in allowed],
+                f"Pengaduan {row['tracking_code']} dibuka kembali di grup ini: tanda "
+                f"{casework.STATUS_TEXT.get(was, was)} dibatalkan oleh admin {admin} (alasan: {reason}); "
+                f"status: {casework.STATUS_TEXT.get(status, status)}.",
+                f"back:{event_id}", casework.no_edit_sinks(settings))
             if mark is not None:
                 mark_id, data = mark
                 # the citizen was told it had been merged into another complaint: tell them it is not

@@ -107,3 +107,65 @@ async def test_a_webhook_from_the_future_is_ignored(tmp_path: Path, waha: FakeWA
         near["payload"]["timestamp"] = int((WHEN + timedelta(minutes=5)).timestamp())
         assert (await waha.push(d.url, KEY, near)).json() == {"applied": True}
         assert d.status() == "diterima"
+
+
+def delivered_id(tmp_path: Path, chat: str) -> str:
+    (ids,) = rows(tmp_path, "select message_ids from deliveries where chat_id = ?", chat)[0]
+    return ids.strip('[]"').split('","')[0]
+
+
+def notes(waha: FakeWAHA, chat: str, code: str) -> list[tuple[str, str | None]]:
+    return [(t, r) for t, r in waha.replies(chat) if t.startswith(f"Pengaduan {code} kembali")]
+
+
+async def test_a_complaint_coming_back_to_a_whatsapp_group_is_announced_in_its_thread(
+        tmp_path: Path, waha: FakeWAHA) -> None:
+    async with daemon(tmp_path, waha, config(tmp_path, waha)) as d:
+        code, in_group = d.code(), d.forwarded_id()
+        # the pupuk group says it is not theirs: it goes to triage as a new message
+        await waha.push(d.url, KEY, terima("3EB0G1", key_id(in_group), text="/bukan"))
+        await until(lambda: any(f"Pengaduan {code}" in t for t in waha.texts(TRIAGE)))
+        in_triage = delivered_id(tmp_path, TRIAGE)
+        # triage sends it back to the pupuk group: that group already has its message, which
+        # WhatsApp cannot edit, so the news is a reply to that message, once
+        await waha.push(d.url, KEY, terima("3EB0G2", key_id(in_triage), chat=TRIAGE, text="/alihkan pupuk"))
+        await until(lambda: notes(waha, GROUP, code))
+        ((text, reply_to),) = notes(waha, GROUP, code)
+        assert text == (f"Pengaduan {code} kembali ke grup ini: dialihkan oleh Pak Budi (dari grup triase). "
+                        "Balas pesan ini dengan /terima untuk menanggapinya.")
+        assert reply_to == in_group
+        # and the group can take it up again from there, by replying to the note
+        (note_id,) = [r[0] for r in rows(tmp_path, "select ref from followups where kind = 'back_note'")]
+        answer = await waha.push(d.url, KEY, terima("3EB0G3", key_id(note_id)))
+        assert answer.json() == {"applied": True} and d.status() == "diterima"
+        # the pupuk group gives it away again: triage, which had it before, is told it is back
+        await waha.push(d.url, KEY, terima("3EB0G4", key_id(in_group), text="/bukan"))
+        await until(lambda: notes(waha, TRIAGE, code))
+        ((text, reply_to),) = notes(waha, TRIAGE, code)
+        assert text.startswith(f"Pengaduan {code} kembali ke grup ini: bukan kewenangan pertanian-pupuk")
+        assert reply_to == in_triage
+        await until(lambda: not rows(tmp_path, "select id from followups where state in ('pending', 'sending')"))
+    # once each; the triage group got the complaint itself once; the edits stayed skipped
+    assert len(notes(waha, GROUP, code)) == 1 and len(notes(waha, TRIAGE, code)) == 1
+    assert sum(t.startswith(f"Pengaduan {code}\n") for t in waha.texts(TRIAGE)) == 1
+    # the officers' own /bukan got the bot's answer, no "back" note in their own group
+    assert not [t for t, _ in waha.replies(GROUP) if "dibuka kembali" in t]
+
+
+async def test_unmark_is_announced_in_the_whatsapp_groups_thread(tmp_path: Path, waha: FakeWAHA) -> None:
+    data = config(tmp_path, waha)
+    async with daemon(tmp_path, waha, data, clock=utcnow) as d:
+        code, in_group = d.code(), d.forwarded_id()
+        spam = terima("3EB0H1", key_id(in_group), text="/spam")
+        spam["payload"]["timestamp"] = int(utcnow().timestamp())
+        assert (await waha.push(d.url, KEY, spam)).json() == {"applied": True}
+        result = await cli("unmark", code, "--reason", "bukan spam, warga asli", "--admin", "Sari",
+                           "--config", config_file(tmp_path, data))
+        assert result.exit_code == 0, result.output
+        expected = (f"Pengaduan {code} dibuka kembali di grup ini: tanda spam dibatalkan oleh admin Sari "
+                    "(alasan: bukan spam, warga asli); status: baru.")
+        await until(lambda: (expected, in_group) in waha.replies(GROUP))
+        again = await cli("unmark", code, "--reason", "lagi", "--admin", "Sari", "--config",
+                          config_file(tmp_path, data))
+        assert again.exit_code == 1  # not marked any more: nothing queued twice
+    assert [t for t, _ in waha.replies(GROUP)].count(expected) == 1 and waha.texts(TRIAGE) == []
