@@ -300,7 +300,8 @@ class Actions:
                 raise ActionRefused(TRIAGE_NOT_OURS.format(code=code))
             if not group:
                 raise ActionRefused("Gunakan tombol atau perintah ini di grup yang menerima pengaduan.")
-            triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.triage)
+            triage = casework.not_ours_tx(conn, self.store, now, row, actor, group, name, self.triage,
+                                          no_edit=casework.no_edit_sinks(self.settings))
             return f"Pengaduan {code}: bukan kewenangan grup ini." + (" Dikembalikan ke triase." if triage else "")
         if verb in ("alihkan", "topik"):
             topic, kecamatan = self._topic_and_place(args, verb)
@@ -317,7 +318,8 @@ class Actions:
                 # from the (confidential) triage group back to itself: say why nothing else takes it
                 raise ActionRefused(f"Tidak ada grup rahasia untuk topik {topic}: pengaduan rahasia hanya "
                                     "dialihkan ke grup rahasia.")
-            names = casework.reroute_tx(conn, self.store, now, row, actor, group, name, topic, kecamatan, dests)
+            names = casework.reroute_tx(conn, self.store, now, row, actor, group, name, topic, kecamatan, dests,
+                                        no_edit=casework.no_edit_sinks(self.settings))
             return f"Pengaduan {code} dialihkan ke {', '.join(names)}."
         if verb == "spam":
             casework.mark_spam_tx(conn, self.store, now, row, actor, group, name)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +87,36 @@ def transaction(store: Store) -> Iterator[sqlite3.Connection]:
 
 
 def event_tx(conn: sqlite3.Connection, now: str, complaint_id: int, actor: str, kind: str,
-             data: dict[str, Any]) -> None:
-    conn.execute("insert into events(complaint_id, at, actor, kind, data) values (?,?,?,?,?)",
-                 (complaint_id, now, actor, kind, json.dumps(data, ensure_ascii=False, default=str)))
+             data: dict[str, Any]) -> int:
+    """Record one event; returns its id."""
+    cur = conn.execute("insert into events(complaint_id, at, actor, kind, data) values (?,?,?,?,?)",
+                       (complaint_id, now, actor, kind, json.dumps(data, ensure_ascii=False, default=str)))
+    return int(cur.lastrowid or 0)
+
+
+def no_edit_sinks(settings: Any) -> frozenset[str]:
+    """Names of the config's sinks that cannot edit a posted message (``waha``, WhatsApp): news
+    an edit would carry to their groups is posted in the complaint's thread instead
+    (:func:`queue_back_posts_tx`)."""
+    from forwarder import sinks
+
+    return frozenset(name for name, cfg in settings.sinks.items() if not sinks.can_edit(cfg.type))
+
+
+def queue_back_posts_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int,
+                        deliveries: Sequence[Delivery], text: str, dedupe: str,
+                        no_edit: Collection[str]) -> int:
+    """Post ``text`` as a reply to the complaint's message in each of ``deliveries`` whose sink
+    cannot edit (``no_edit``) and whose message is out: on WhatsApp this tells a group what the
+    edit of its message would have shown, e.g. that the complaint is back. Once per group
+    (``dedupe`` suffixed with the group). Returns how many were queued."""
+    queued = 0
+    for d in deliveries:
+        if d.sink in no_edit and d.state == SENT and d.message_ids:
+            queued += followups.enqueue(conn, now, kind="back_note", channel=followups.CHAT, via=d.sink,
+                                        target=d.chat_id, group_name=d.group_name, complaint_id=complaint_id,
+                                        text=text, dedupe=f"{dedupe}:{d.group_name}") is not None
+    return queued
 
 
 def complaint_meta(row: dict[str, Any]) -> dict[str, Any]:
@@ -258,10 +285,11 @@ def transition_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[st
 
 
 def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
-                group: str, name: str, triage: Triage) -> bool:
+                group: str, name: str, triage: Triage, *, no_edit: Collection[str] = ()) -> bool:
     """The group says the complaint is not theirs. When no group holds it any more it goes to
     its triage group (the confidential one for a confidential complaint, when configured; not
-    when a triage group itself said so). Returns True when it was sent to triage."""
+    when a triage group itself said so). ``no_edit``: see :func:`add_delivery_tx`. Returns True
+    when it was sent to triage."""
     if row["status"] in CLOSED:
         raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup ({STATUS_TEXT[row['status']]}).")
     if group in left_groups(store, row["id"]):
@@ -274,7 +302,8 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
             # from_group stays empty: the not_ours event already ended this group's part
             to = triage.for_complaint(is_confidential(row))
             to_triage = add_delivery_tx(conn, store, now, row["id"], to, actor, None,
-                                        f"bukan kewenangan {group}", row["topic"], row["kecamatan"], name=name)
+                                        f"bukan kewenangan {group}", row["topic"], row["kecamatan"], name=name,
+                                        no_edit=no_edit)
     queue_edits_tx(conn, store, now, row["id"])
     return to_triage
 
@@ -282,13 +311,16 @@ def not_ours_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str,
 def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_id: int, dest: Destination,
                     actor: str, from_group: str | None, reason: str, topic: str | None,
                     kecamatan: str | None, to_groups: list[str] | None = None, by_group: str | None = None,
-                    topic_by_officer: bool = False, name: str | None = None) -> bool:
+                    topic_by_officer: bool = False, name: str | None = None,
+                    no_edit: Collection[str] = ()) -> bool:
     """Give the complaint to ``dest``: a new pending delivery (or, when the group had it before,
-    its message is edited to show it is back) and a ``rerouted`` event; ``from_group`` (when
-    given) is the group whose part ends here (:mod:`forwarder.report` stops its clock).
-    ``topic_by_officer``: ``topic`` was chosen by an officer (shown instead of the model's
-    confidence); ``name``: who moved it (shown as "dialihkan ke ... oleh <name>"). True when the
-    delivery is new."""
+    its message is edited to show it is back; on a sink that cannot edit, ``no_edit``, a note
+    "Pengaduan KODE kembali ke grup ini: <reason>" is posted in its thread instead, once) and a
+    ``rerouted`` event; ``from_group`` (when given) is the group whose part ends here
+    (:mod:`forwarder.report` stops its clock). ``topic_by_officer``: ``topic`` was chosen by an
+    officer (shown instead of the model's confidence); ``name``: who moved it (shown as
+    "dialihkan ke ... oleh <name>"). True when the delivery is new."""
+    gone = dest.group_name in left_groups(store, complaint_id)  # it had it and gave it away
     cur = conn.execute(
         "insert into deliveries(complaint_id, group_name, sink, chat_id, state, attempts, next_attempt_at, "
         "parts_sent, message_ids, uncertain, created_at, updated_at) values (?,?,?,?,'pending',0,?,0,'[]',0,?,?) "
@@ -301,15 +333,23 @@ def add_delivery_tx(conn: sqlite3.Connection, store: Store, now: str, complaint_
         data["name"] = name
     if topic_by_officer:
         data["topic_by_officer"] = True
-    event_tx(conn, now, complaint_id, actor, "rerouted", data)
+    event_id = event_tx(conn, now, complaint_id, actor, "rerouted", data)
+    if not cur.rowcount and gone and dest.sink in no_edit:
+        code = conn.execute("select tracking_code from complaints where id = ?", [complaint_id]).fetchone()[0]
+        came_from = f" (dari grup {by_group or from_group})" if (by_group or from_group) else ""
+        text = (f"Pengaduan {code} kembali ke grup ini: {reason}{came_from}. Balas pesan ini dengan "
+                "/terima untuk menanggapinya.")
+        queue_back_posts_tx(conn, store, now, complaint_id,
+                            [d for d in deliveries_of(store, complaint_id) if d.group_name == dest.group_name],
+                            text, f"back:{event_id}", no_edit)
     return bool(cur.rowcount)
 
 
 def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any], actor: str,
                from_group: str | None, name: str, topic: str, kecamatan: str | None,
-               dests: list[Destination]) -> list[str]:
+               dests: list[Destination], *, no_edit: Collection[str] = ()) -> list[str]:
     """Move the complaint to ``dests`` with its corrected topic/kecamatan; records a label for
-    retraining. Returns the names of the groups it went to."""
+    retraining. ``no_edit``: see :func:`add_delivery_tx`. Returns the names of the groups it went to."""
     if row["status"] in CLOSED:
         raise ActionRefused(f"Pengaduan {row['tracking_code']} sudah ditutup ({STATUS_TEXT[row['status']]}).")
     names = [d.group_name for d in dests]
@@ -320,7 +360,7 @@ def reroute_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, 
         if dest.group_name != from_group:
             add_delivery_tx(conn, store, now, row["id"], dest, actor, moved_from, f"dialihkan oleh {name}",
                             topic, kecamatan, to_groups=names, by_group=from_group, topic_by_officer=True,
-                            name=name)
+                            name=name, no_edit=no_edit)
     conn.execute("update complaints set topic = ?, kecamatan = coalesce(?, kecamatan), status = ? where id = ?",
                  (topic, kecamatan, REROUTED, row["id"]))
     label_tx(conn, now, row, topic, actor)

@@ -2,7 +2,9 @@
 
 A followup is one message the loop must get out: to a citizen (``channel`` ``sms`` through
 Gammu's outbox, ``x`` as a reply post) or into an officer group (``chat``: a post in a
-complaint's thread; ``edit``: the forwarded message edited to show its status). Rows are written
+complaint's thread; ``edit``: the forwarded message edited to show its status; ``delete``: one
+part of the forwarded message deleted for everyone, on a sink that cannot edit, when the complaint
+was flagged confidential: ``reply_to`` is that part's id). Rows are written
 in the same transaction as the action or citizen message that caused them, so nothing is
 lost; a unique ``dedupe`` key keeps the same message from being queued twice.
 
@@ -43,7 +45,9 @@ from forwarder.store import Store, iso, parse_iso
 log = logging.getLogger("forwarder.followups")
 
 PENDING, SENDING, SENT, DEAD = "pending", "sending", "sent", "dead"
-SMS, X, CHAT, EDIT = "sms", "x", "chat", "edit"
+SMS, X, CHAT, EDIT, DELETE = "sms", "x", "chat", "edit", "delete"
+#: ``followups.kind`` of a ``delete`` row: the text of a complaint flagged confidential
+CONFIDENTIAL_DELETE = "confidential_delete"
 CITIZEN_CHANNELS = (SMS, X)
 #: ``followups.buttons``: what goes with a chat post. NONE: plain text. FORCE_REPLY: the text
 #: is Telegram HTML (it mentions the officer asked) and goes with a selective ForceReply, so that
@@ -200,7 +204,7 @@ class Sender:
     async def _send(self, row: Followup) -> None:
         handler = self.handlers[row.channel]
         try:
-            if self.pace is not None and row.channel in (CHAT, EDIT):
+            if self.pace is not None and row.channel in (CHAT, EDIT, DELETE):
                 await self.pace(row.channel, row.via, row.target)
             if not self._claim(row):
                 return  # dropped meanwhile (e.g. ``forwarder flag --confidential``): not sent
@@ -249,10 +253,22 @@ class Sender:
         self._update(row.id, state=SENT, ref=ref, sent_at=self.store.now(), last_error=None)
         self.sent += 1
         self._report(row, None)
+        if row.channel == DELETE:
+            log.info(kv(event="text_removed", complaint=self._code(row), group=row.group_name, via=row.via))
 
     def _dead(self, row: Followup, reason: str) -> None:
         self._update(row.id, state=DEAD, last_error=reason[:1000])
         log.error(kv(event="followup_dead", id=row.id, kind=row.kind, channel=row.channel, error=reason))
+        if row.channel == DELETE:  # the text stays readable there: someone must delete it by hand
+            code = self._code(row)
+            log.error(kv(event="text_not_removed", complaint=code, group=row.group_name, via=row.via,
+                         error=reason, action=f"delete the message of pengaduan {code} by hand in group "
+                                              f"{row.group_name}: the platform did not delete it"))
+
+    def _code(self, row: Followup) -> str:
+        found = self.store.db.execute("select tracking_code from complaints where id = ?",
+                                      [row.complaint_id]).fetchone()
+        return str(found[0]) if found else "-"
 
     def _retry(self, row: Followup, exc: errors.TemporaryError) -> None:
         attempts = row.attempts + 1

@@ -8,7 +8,7 @@ calls around intake and delivery.
 * while running: one :class:`~forwarder.sinks.telegram_updates.UpdatePoller` per telegram sink
   and one :class:`~forwarder.sinks.waha_webhooks.WebhookListener` per waha sink with a
   ``webhook:`` block read officers' actions, and a :class:`~forwarder.followups.Sender` sends the queued
-  followups (SMS into Gammu's outbox, X replies, posts and status edits in the groups), paced
+  followups (SMS into Gammu's outbox, X replies, posts, status edits and deletions in the groups), paced
   with the dispatcher's per-chat windows so the two never exceed Telegram's flood limits together.
 """
 
@@ -59,7 +59,8 @@ class OfficerLoop:
             to_citizen = dict.fromkeys(to_citizen, self._print)
         self.sender = followups.Sender(
             pipeline.store,
-            {**to_citizen, followups.CHAT: self._post, followups.EDIT: self._edit},
+            {**to_citizen, followups.CHAT: self._post, followups.EDIT: self._edit,
+             followups.DELETE: self._delete},
             pace=self._pace, recover_sms=lambda row: citizen.find_sms(settings, row, pipeline.sources),
             health=pipeline.health)
         self.pollers: dict[str, Any] = {}
@@ -215,3 +216,20 @@ class OfficerLoop:
                 if plain:
                     raise
         return
+
+    async def _delete(self, row: followups.Followup) -> str:
+        """Delete one part (``row.reply_to``) of a forwarded complaint for everyone in a group of a
+        sink that cannot edit (``forwarder flag --confidential``). Raises the sink's errors; a
+        sink without ``delete`` or a row without the message id is a PermanentError (the row goes
+        ``dead`` and the log says to delete it by hand)."""
+        if not row.reply_to:
+            raise errors.PermanentError("no message id to delete")
+        if self.p.dry_run:
+            print(f"── hapus pesan {row.reply_to} di grup {row.group_name} (dry run) {'─' * 20}\n", flush=True)
+            return "dry-run"
+        sink = self.p.sinks.get(row.via)
+        if sink is None or not hasattr(sink, "delete"):
+            raise errors.PermanentError(f"sink {row.via!r} cannot delete messages")
+        chat = self.p.store.chat_override(row.via, row.target) or row.target
+        await sink.delete(chat, row.reply_to)
+        return row.reply_to

@@ -51,3 +51,19 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def daemon_running(database: str | Path) -> bool:
+    """Whether a ``forwarder run`` (or ``demo``) holds the lock of ``database`` now. Never creates
+    the lock file's directory; False when there is no lock file."""
+    path = Path(f"{database}.lock")
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False

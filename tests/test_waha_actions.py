@@ -83,12 +83,14 @@ class Daemon:
 
 
 @asynccontextmanager
-async def daemon(tmp_path: Path, waha: FakeWAHA, data: dict[str, Any]) -> AsyncIterator[Daemon]:
-    """The daemon running with one pupuk complaint already posted to the group."""
+async def daemon(tmp_path: Path, waha: FakeWAHA, data: dict[str, Any], *,
+                 clock: Any = lambda: WHEN) -> AsyncIterator[Daemon]:
+    """The daemon running with one pupuk complaint already posted to the group. ``clock``: the
+    daemon's (a test that runs a CLI command beside it gives the real one, which the CLI uses)."""
     create_smsd_schema(tmp_path / "smsd.db")
     add_inbox_sms(tmp_path / "smsd.db", "081234567001", "Pupuk urea langka di kios desa", WHEN, timezone="UTC")
     settings = parse_config(data, env={"WAHA_WEBHOOK_HMAC_KEY": KEY})
-    pipeline = Pipeline.build(settings, context=Context(clock=lambda: WHEN), model=KeywordModel())
+    pipeline = Pipeline.build(settings, context=Context(clock=clock), model=KeywordModel())
     stop = asyncio.Event()
     task = asyncio.create_task(pipeline.run(stop))
     try:

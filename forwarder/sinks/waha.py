@@ -14,8 +14,10 @@ Requests (WAHA docs "Send messages"): ``POST {api_base_url}/api/sendText`` with 
 ``120363...@g.us`` (checked with the config).
 
 What officers get: the complaint as plain text (WhatsApp shows no HTML), the same fields as on
-Telegram; no buttons, and status changes are not edited into the message (the daemon skips edits
-for a sink without ``edit``). Posts in a complaint's thread (citizens' answers, the officers'
+Telegram; no buttons, and status changes are not edited into the message (WhatsApp's sink has no
+``edit``; the daemon skips those edits, and posts in the complaint's thread the news an edit
+would carry to a group, such as a complaint coming back to it). A complaint flagged confidential
+after it was posted is deleted for everyone (:meth:`Sink.delete`) instead of edited. Posts in a complaint's thread (citizens' answers, the officers'
 answers) quote its message (``reply_to`` of sendText). Without ``webhook`` the sink is **send
 only**: officers' replies are not read, the groups get no reminders and their complaints count
 as never acknowledged in ``forwarder report``. With ``webhook`` (:class:`WebhookConfig`) the
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -175,10 +178,37 @@ class Sink:
         response = await self._request("POST", "/api/sendText", sending=True, json=body)
         return _message_id(_json(response) or {})
 
+    async def delete(self, chat_id: str, message_id: str) -> None:
+        """Delete this number's message ``message_id`` in ``chat_id`` for everyone (WhatsApp's
+        "Hapus untuk semua orang"); used when a complaint is flagged confidential, since WhatsApp
+        messages cannot be edited to hold the text back.
+
+        Request: ``DELETE {api_base_url}/api/{session}/chats/{chatId}/messages/{messageId}`` with
+        ``@`` and the other reserved characters escaped (``%40``), ``messageId`` the serialized id
+        ``true_<chatId>_<key id>`` (a bare key id, as engines other than WEBJS answer sendText,
+        is made into that form). Sources: devlikeapro/waha, docs/site/content/en/docs/how-to/
+        send-messages/index.md "Delete message"; src/api/chats.controller.ts
+        ``ChatsController.deleteMessage``; the WEBJS engine (src/core/engines/webjs/
+        session.webjs.core.ts ``deleteMessage``) calls ``message.delete(true)``, for everyone.
+
+        WhatsApp deletes for everyone only for a limited time after sending; WAHA's answer is what
+        counts. Raises InvalidToken (401/403), TemporaryError (WAHA unreachable or not answering,
+        429, the session not ready) and PermanentError for every other refusal (a 4xx or 5xx: too
+        old, gone, the engine failed): the caller must then say the text stays readable there."""
+        chat = chat_id.strip()
+        ident = message_id.strip()
+        if not ident.startswith(("true_", "false_")):
+            ident = f"true_{chat}_{ident}"
+        path = (f"/api/{quote(self.config.session, safe='')}/chats/{quote(chat, safe='')}"
+                f"/messages/{quote(ident, safe='')}")
+        # a 5xx here is the engine failing to revoke (WhatsApp's time limit, a message gone): final
+        await self._request("DELETE", path, sending=False, server_error_final=True)
+
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _request(self, method: str, path: str, *, sending: bool, **kw: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, *, sending: bool, server_error_final: bool = False,
+                       **kw: Any) -> httpx.Response:
         try:
             response = await self._client.request(method, path, **kw)
         except httpx.ReadTimeout as exc:
@@ -198,6 +228,8 @@ class Sink:
         if status in (404, 422) and "session" in detail.lower():  # 404: no such session (a typo?)
             raise TemporaryError(f"WhatsApp session {self.config.session!r} not ready: {detail}; scan the QR "
                                  "code in WAHA's dashboard", retry_after=SESSION_RETRY_SECS)
+        if status >= 500 and server_error_final:
+            raise PermanentError(f"WAHA answered {status}: {detail}", hint="WhatsApp did not do it")
         if status == 429 or status >= 500:
             retry = response.headers.get("Retry-After")
             raise TemporaryError(f"WAHA answered {status}: {detail}",

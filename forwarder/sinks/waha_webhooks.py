@@ -44,8 +44,8 @@ src/structures/properties.dto.ts)::
   carries no timestamp header of its own, so repeats are recognised by the message id.
 
 Answers: ``200`` acted on, or ignored (another event or session, the number's own message, a chat
-that is no group of this sink, no text, older than ``max_age_secs``, or a message handled
-before); ``401`` missing or wrong ``X-Webhook-Hmac``, or an algorithm other than sha512; ``400`` a
+that is no group of this sink, no text, older than ``max_age_secs``, stamped more than
+:data:`MAX_AHEAD_SECS` (10 minutes) ahead of the server's clock, or a message handled before); ``401`` missing or wrong ``X-Webhook-Hmac``, or an algorithm other than sha512; ``400`` a
 body that is not such an envelope; ``413`` over 1 MiB; ``503`` the database could not take the
 action now (WAHA retries).
 
@@ -53,7 +53,11 @@ Once only: each message's id becomes the ``update_id`` of the ``telegram_updates
 :meth:`Actions.handle` consults and writes in the action's own transaction (the first 56 bits of
 the SHA-256 of ``<session>:<payload.id>``), so a webhook delivered twice is applied once. Rows
 older than ``keep_days`` are pruned; a message older than ``max_age_secs`` (which may not exceed
-``keep_days``) is never acted on, so a replayed old body cannot act twice.
+``keep_days``) is never acted on, so a replayed old body cannot act twice. That window relies on
+the message's age: one whose ``payload.timestamp`` lies more than 10 minutes in the future (a
+forged or broken stamp; WhatsApp's and the server's clocks agree within seconds with NTP) is
+ignored with reason ``from the future``, as its dedupe record could be pruned before it looks
+old enough to be refused.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
 ALGORITHM = "sha512"
 MAX_BODY_BYTES = 1 << 20
 BIND_RETRY_SECS = 60.0
+#: a message stamped further ahead of this server's clock is ignored ("from the future")
+MAX_AHEAD_SECS = 600.0
 _SERIALIZED = re.compile(r"(?:true|false)_[^_]+_([^_]+)(?:_.*)?")
 
 
@@ -276,6 +282,8 @@ class WebhookListener:
         sent = _timestamp(payload.get("timestamp"))
         if sent is not None and (self.store.clock() - sent).total_seconds() > self.webhook.max_age_secs:
             return None, "too old"
+        if sent is not None and (sent - self.store.clock()).total_seconds() > MAX_AHEAD_SECS:
+            return None, "from the future"  # its age, on which the once-only window relies, is unknown
         sender = payload.get("participant") or payload.get("author")
         quoted = quoted_id(payload)
         reply_to = None

@@ -8,6 +8,11 @@ checked (401 without it). A session whose ``status`` is not ``WORKING`` answers 
 ``Session status is not as expected``, as WAHA does; ``fail_next(n, status)`` scripts failures.
 ``reply_to`` (the message to quote) is kept with the sent message; one that is no message this
 fake sent or was told of (``seen``) gets 400, as a gone message does.
+``DELETE /api/{session}/chats/{chatId}/messages/{messageId}`` (WAHA docs "Delete message"; the id
+serialized, ``true_<chat>_<key id>``, ``@`` escaped as ``%40``) deletes a message the fake sent to
+that chat for everyone: it leaves :meth:`FakeWAHA.visible` and is listed in ``deleted``; an id it
+never sent there gets 404. ``refuse_deletes(n)`` scripts refusals: the next ``n`` deletes get 500
+with the error WAHA's WEBJS engine gives when WhatsApp no longer lets a message be revoked.
 
 The other direction, WAHA pushing what the linked number sees: :func:`message_envelope` builds a
 ``message`` webhook as WAHA's docs and DTOs describe it (``payload.id`` serialized
@@ -47,6 +52,9 @@ class FakeWAHA(LoopbackServer):
         self.answer: dict[str, Any] | None = None  # replaces the created message's body (other engines)
         self._ids = itertools.count(1)
         self.seen: set[str] = set()  # key ids of officers' messages (they may be quoted)
+        self.deleted: list[tuple[str, str]] = []  # (chatId, messageId as requested) deleted for everyone
+        self.delete_requests: list[tuple[str, str]] = []
+        self._delete_refusals = 0
         self._lock = threading.Lock()
 
     @property
@@ -57,6 +65,15 @@ class FakeWAHA(LoopbackServer):
         with self._lock:
             self._failures += [status] * count
 
+    def refuse_deletes(self, count: int = 1) -> None:
+        with self._lock:
+            self._delete_refusals += count
+
+    def visible(self, chat_id: str) -> list[str]:
+        """The texts of ``chat_id`` that were not deleted for everyone."""
+        with self._lock:
+            return [m["text"] for m in self.sent if m["chatId"] == chat_id and not m.get("deleted")]
+
     def texts(self, chat_id: str) -> list[str]:
         with self._lock:
             return [m["text"] for m in self.sent if m["chatId"] == chat_id]
@@ -64,6 +81,7 @@ class FakeWAHA(LoopbackServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/api/sessions/{session}", self._session)
         app.router.add_post("/api/sendText", self._send_text)
+        app.router.add_delete("/api/{session}/chats/{chat}/messages/{message}", self._delete_message)
 
     def _known(self, message_id: str) -> bool:
         key = message_id.split("_")[2] if message_id.startswith(("true_", "false_")) else message_id
@@ -122,6 +140,28 @@ class FakeWAHA(LoopbackServer):
         return web.json_response({"id": {"fromMe": True, "remote": body["chatId"], "id": ident,
                                          "_serialized": f"true_{body['chatId']}_{ident}"},
                                   "body": body["text"], "fromMe": True, "to": body["chatId"], "ack": 1})
+
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response({"message": "Unauthorized", "statusCode": 401}, status=401)
+        if request.match_info["session"] != self.session:
+            return web.json_response({"message": "We didn't find a session with name "
+                                                 f"'{request.match_info['session']}'", "statusCode": 404}, status=404)
+        chat, message = request.match_info["chat"], request.match_info["message"]
+        with self._lock:
+            self.delete_requests.append((chat, message))
+            if self._delete_refusals:
+                self._delete_refusals -= 1
+                return web.json_response({"statusCode": 500, "exception": {
+                    "message": "Evaluation failed: Error: Message can not be revoked for everyone"}}, status=500)
+            found = [m for m in self.sent if m["chatId"] == chat and message == f"true_{chat}_{m['id']}"
+                     and not m.get("deleted")]
+            if not found:
+                return web.json_response({"message": "Message not found", "statusCode": 404}, status=404)
+            found[0]["deleted"] = True
+            self.deleted.append((chat, message))
+        return web.json_response({})
 
 
 def message_envelope(event_id: str, chat: str, participant: str, text: str, *, quoted: str | None = None,
