@@ -29,6 +29,8 @@ from forwarder.types import Polled
 if TYPE_CHECKING:
     from forwarder.pipeline import Pipeline
 
+#: what a later part of a forwarded complaint shows once its text is hidden (flagged confidential)
+HIDDEN_PART = "(lanjutan pengaduan ini dirahasiakan)"
 log = logging.getLogger("forwarder.loop")
 
 #: after a restart, complaints stored this long ago or less get a missed acknowledgment
@@ -195,7 +197,10 @@ class OfficerLoop:
         return await sink.send(chat, row.text or "", plain=True)
 
     async def _edit(self, row: followups.Followup) -> None:
-        """Show the complaint's current status in a group's forwarded message (its first part)."""
+        """Show the complaint's current status in a group's forwarded message (its first part).
+        When the message now renders in fewer parts than were posted (its text hidden after
+        ``forwarder flag --confidential``), the parts beyond are edited to :data:`HIDDEN_PART`,
+        so a long complaint's later parts do not keep its text."""
         sink = self.p.sinks.get(row.via)
         delivery = self._delivery(row)
         if sink is None or not hasattr(sink, "edit") or delivery is None or delivery.state != SENT \
@@ -211,10 +216,14 @@ class OfficerLoop:
             extra = {"buttons": getattr(parts[0], "buttons", None)} if getattr(sink, "supports_buttons", False) else {}
             try:
                 await sink.edit(chat, message_id, str(parts[0]), plain=plain, **extra)
-                return
             except errors.MessageRejected:
                 if plain:
                     raise
+                continue
+            if message_id == delivery.message_ids[0]:
+                for later in delivery.message_ids[len(parts):]:
+                    await sink.edit(chat, later, HIDDEN_PART, plain=True)
+            return
         return
 
     async def _delete(self, row: followups.Followup) -> str:

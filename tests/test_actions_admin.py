@@ -113,3 +113,24 @@ async def test_flag_ends_the_old_groups_part_in_the_report(tmp_path: Path, tg: F
     assert (rows["pupuk-rahasia"].assigned, rows["pupuk-rahasia"].done) == (1, 1)
     assert rows["pupuk-rahasia"].done_median_h == 2.0  # from its own delivery, not from the intake
     assert rep.excluded == {"moved": 1}
+
+
+async def test_flag_hides_every_part_of_a_long_complaint(tmp_path: Path, tg: FakeTelegram) -> None:
+    """Only the first part of a complaint split over several Telegram messages used to be edited
+    when it was flagged confidential: the later parts kept its text in the ordinary group."""
+    kit = Kit(tmp_path, tg)
+    long_text = ("Pupuk subsidi ditimbun di gudang kepala desa, warga tidak kebagian urea. " * 130).strip()
+    add_inbox_sms(kit.smsd_db, "081234567001", long_text, kit.clock(), timezone="UTC")
+    await kit.once()
+    code = kit.complaint()["tracking_code"]
+    posted = [m for m in tg.messages(PUPUK)]
+    assert len(posted) >= 3 and all("ditimbun" in m.visible for m in posted)
+    result = CliRunner().invoke(main, ["flag", code, "--confidential", "--admin", "Pak Joko",
+                                       "--config", str(config_file(kit))])
+    assert result.exit_code == 0, result.output
+    await kit.once()
+    shown = {m.message_id: m.visible for m in posted}
+    for edit in tg.edits(PUPUK):
+        shown[edit.message_id] = edit.visible
+    assert not [text for text in shown.values() if "ditimbun" in text], shown
+    assert list(shown.values())[1:] == ["(lanjutan pengaduan ini dirahasiakan)"] * (len(posted) - 1)
