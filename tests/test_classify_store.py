@@ -237,13 +237,14 @@ def promoted(tmp_path):
 
 
 def test_candidate_with_foreign_topics_is_not_called_better_nor_promoted(tmp_path, promoted):
-    """The reported case: labels AIR/JLN/SAMPAH share nothing with the current model or the groups."""
+    """The reported case: labels AIR/JLN/SAMPAH (read as air/jln/sampah) share nothing with the
+    current model or the groups."""
     store, config = promoted
     current = open_store(store).current_id
     foreign = label_map(tmp_path, "JLN", "AIR", "SAMPAH")
     out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
               "--label-map", str(foreign), "--config", str(config))
-    assert "the models' topics differ: only in candidate: AIR, JLN, SAMPAH; only in current: " \
+    assert "the models' topics differ: only in candidate: air, jln, sampah; only in current: " \
            "jalan, kebersihan, penerangan_jalan" in out
     assert "they share no topic of these rows, so they cannot be compared" in out
     assert "promote would refuse" in out and "EVERY complaint would go to the fallback group 'triage'" in out
@@ -252,7 +253,7 @@ def test_candidate_with_foreign_topics_is_not_called_better_nor_promoted(tmp_pat
     assert comparison["current_macro_f1"] is None and comparison["compared_topics"] == []
 
     out = fail("promote", "--store", str(store), "--config", str(config))
-    assert "none of the topics of" in out and "AIR, JLN, SAMPAH" in out
+    assert "none of the topics of" in out and "air, jln, sampah" in out
     assert "shares no topic with the current model" in out and "--force" in out
     assert open_store(store).current_id == current
 
@@ -269,7 +270,7 @@ def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
     partly = label_map(tmp_path, "jalan", "penerangan_jalan", "SAMPAH")
     out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
               "--label-map", str(partly), "--config", str(config))
-    assert "only in candidate: SAMPAH; only in current: kebersihan" in out
+    assert "only in candidate: sampah; only in current: kebersihan" in out
     # on fresh rows of all three topics: macro-F1 over the two shared ones
     out = run("evaluate", "--store", str(store), "--data", str(FRESH), "--label-column", "kategori",
               "--label-map", str(partly), "--config", str(config))
@@ -278,12 +279,12 @@ def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
     assert comparison["compared_topics"] == ["jalan", "penerangan_jalan"]
     assert comparison["rows"] == 12 and comparison["current_macro_f1"] is not None
     out = fail("promote", "--store", str(store), "--config", str(config))
-    assert "emits topic(s) that no group of" in out and ": SAMPAH;" in out
+    assert "emits topic(s) that no group of" in out and ": sampah;" in out
     # and it drops a topic the current model sends to a group
     assert "never emits topic(s) that the current model sends to groups of" in out
     assert "kebersihan (group sampah)" in out
     out = run("promote", "--store", str(store), "--config", str(config), "--force")
-    assert "complaints of SAMPAH will go to the fallback group 'triage'" in out
+    assert "complaints of sampah will go to the fallback group 'triage'" in out
     assert "group(s) sampah will receive nothing" in out
 
 
