@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -488,6 +490,58 @@ def test_train_out_refuses_a_store_and_gives_the_model_train_command(tmp_path):
     assert f"forwarder model promote --store {store}" in lines
     run(*shlex.split(command)[2:])  # as the admin would
     assert [v.status for v in open_store(store).versions()] == ["current", "candidate"]
+
+
+def test_train_out_does_not_overwrite_a_model_or_the_bundled_one_without_force(tmp_path, repo):
+    """The reported trap: `forwarder train --out models/default` silently replaced the git-tracked
+    bundled model, and `--out` any existing directory overwrote what was there."""
+    def train(*args: str):
+        return CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, *args])
+
+    bundled = repo / "models" / "default"
+    before = _snapshot(bundled)
+    for spelling in (str(bundled), f"{bundled}/", f"{repo}/models/../models/default",
+                     os.path.relpath(bundled)):
+        result = train("--out", spelling)
+        assert result.exit_code == 1, result.output
+        assert f"{Path(spelling)} is the model bundled with forwarder ({bundled}, tracked by git" in result.output
+        assert "does not replace it without --force" in result.output
+        assert "how forwarder's maintainers rebuild it (models/README.md)" in result.output
+        own = Path(os.path.normpath(spelling)).parent / "bojonegoro"
+        assert f"cp -r {os.path.normpath(spelling)} {own}, then `forwarder model train --store {own}" \
+            in result.output
+        assert "labelled rows" not in result.output  # refused before reading anything
+    assert _snapshot(bundled) == before
+
+    # a model of one's own (a fresh copy of the bundled one, say) is not overwritten either ...
+    mine = tmp_path / "models" / "bojonegoro"
+    shutil.copytree(bundled, mine)
+    result = train("--out", str(mine))
+    assert result.exit_code == 1, result.output
+    assert (f"{mine} already holds a model ({load_model(bundled).version}): `forwarder train --out` "
+            "does not overwrite it. Give --out a new directory, or pass --force") in result.output
+    assert f"`forwarder model train --store {mine} --data ...`" in result.output
+    assert _snapshot(mine) == before
+    # ... nor any other directory with something in it
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "rencana.txt").write_text("jangan dihapus", encoding="utf-8")
+    result = train("--out", str(other))
+    assert result.exit_code == 1 and f"{other} already holds files (rencana.txt)" in result.output
+    # an empty directory is fine, and --force replaces the model files
+    (tmp_path / "empty").mkdir()
+    assert train("--out", str(tmp_path / "empty")).exit_code == 0
+    (tmp_path / "empty" / "model.npz").write_bytes(b"not a model")  # its hint retrains with --force
+    with pytest.raises(ModelError, match=rf"--label-column topic --out {tmp_path / 'empty'} --force$"):
+        load_model(tmp_path / "empty")
+    result = train("--out", str(mine), "--force")
+    assert result.exit_code == 0, result.output
+    assert load_model(mine).version != load_model(bundled).version
+    assert load_model(mine).labels == {"jalan", "kebersihan", "penerangan_jalan"}
+    # a store stays refused, --force or not
+    run("train", "--store", str(mine), "--data", str(SMALL), *COMMON)
+    result = train("--out", str(mine), "--force")
+    assert result.exit_code == 1 and "does not write into a store" in result.output
 
 
 def test_a_store_is_always_read_through_its_current_version(tmp_path):
