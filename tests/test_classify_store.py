@@ -154,8 +154,8 @@ def test_plain_model_becomes_a_store(tmp_path):
     result = CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, "--out", str(plain)])
     assert result.exit_code == 0, result.output
     version = load_model(plain).version
-    out = fail("list", "--store", str(plain))
-    assert "single model" in out
+    out = run("list", "--store", str(plain))
+    assert "single model, not yet a model store" in out and "CURRENT" in out
     run("train", "--store", str(plain), "--data", str(SMALL), *COMMON)
     store = open_store(plain)
     assert store.current_id == version and load_model(plain).version == version
@@ -348,8 +348,9 @@ def test_the_bundled_model_is_never_converted_nor_written(tmp_path, repo):
         if with_config:  # the config's own model
             assert f"pass `--store {tmp_path / 'models' / 'mine'}`" in out
     # reading it is fine; it is not a store, and the hint is the copy, not a conversion
-    out = fail("list", "--store", str(bundled))
-    assert "single model" in out and "cp -r" in out and "turns it into one" not in out
+    out = run("list", "--store", str(bundled))
+    assert load_model(bundled).version in out and "CURRENT" in out
+    assert "single model" in out and "cp -r" in out and "turns it into" not in out
     assert _snapshot(bundled) == before and not (repo / "models" / "bojonegoro").exists()
 
     # a link to it (a deployment that linked instead of copying) is the bundled model too
@@ -617,6 +618,39 @@ def test_store_defaults_to_the_configs_model(tmp_path):
         "models/bojonegoro", str(Path(__file__).resolve().parents[1] / "models" / "default")))
     out = fail("train", "--config", str(bundled_config), "--data", str(SMALL), *COMMON)
     assert "is the model bundled with forwarder" in out and "cp -r " in out
+
+
+def test_list_and_show_a_fresh_copy_of_the_bundled_model(tmp_path, repo):
+    """The reported case: after `cp -r models/default models/bojonegoro` (and `model:
+    models/bojonegoro`), `model list` and `model show` stopped with "is a single model, not a model
+    store"; they show its model card, as the store that the first `model train` makes of it."""
+    bundled = repo / "models" / "default"
+    version = load_model(bundled).version
+    (tmp_path / "models").mkdir()
+    shutil.copytree(bundled, tmp_path / "models" / "bojonegoro")
+    (tmp_path / "config").mkdir()
+    config_for(tmp_path / "config", Path("models/bojonegoro"))  # config/groups.yaml
+    before = _snapshot(tmp_path / "models" / "bojonegoro")
+    listing = run("list")
+    row = next(line for line in listing.splitlines() if version in line)
+    assert "CURRENT" in row and "18" in row and "464" in row and "0.753" in row
+    assert (f"current: {version} (a single model, not yet a model store: it is the model in use "
+            "there (what the daemon and `forwarder classify` load from models/bojonegoro); the first "
+            "`forwarder model train --store models/bojonegoro --data ...` turns it into a store, "
+            "with this model as its current version)") in listing
+    for args in (["show"], ["show", version], ["show", "--store", "models/bojonegoro"]):
+        result = CliRunner().invoke(model_group, args)
+        assert result.exit_code == 0, result.output
+        start = result.output.index("{")  # after the store named on stderr (no --store)
+        card, end = json.JSONDecoder().raw_decode(result.output, start)  # then the hint (stderr)
+        assert card == json.loads((bundled / "card.json").read_text())
+        assert "not yet a model store" in result.output[end:]
+    out = fail("show", "20260101T000000-abcdef")
+    assert f"no version '20260101T000000-abcdef' in models/bojonegoro: it holds the single model {version}" in out
+    assert _snapshot(tmp_path / "models" / "bojonegoro") == before  # reading changes nothing
+    # and after the first train it is a store whose current version is that model
+    run("train", "--data", str(SMALL), *COMMON)
+    assert "CURRENT" in next(line for line in run("list").splitlines() if version in line)
 
 
 def test_without_store_and_config_the_command_line_is_wrong(tmp_path):
