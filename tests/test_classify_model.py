@@ -230,7 +230,7 @@ def test_cli_refit_uses_all_rows(tmp_path):
     [
         (["--label-column", "nope"], "no column 'nope'"),
         (["--label-column", "kategori", "--data", "missing.csv"], "cannot read missing.csv"),
-        (["--label-column", "kategori"], "too few rows for topic(s): Lainnya (1)"),
+        (["--label-column", "kategori"], "too few rows for topic(s): lainnya (1)"),
         (["--label-column", "kategori", "--label-map", "BINARY"], "not a text file (it holds NUL bytes)"),
         (["--label-column", "kategori", "--data", "BINARY"], "not a text file (it holds NUL bytes)"),
     ],

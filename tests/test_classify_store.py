@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -152,8 +154,8 @@ def test_plain_model_becomes_a_store(tmp_path):
     result = CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, "--out", str(plain)])
     assert result.exit_code == 0, result.output
     version = load_model(plain).version
-    out = fail("list", "--store", str(plain))
-    assert "single model" in out
+    out = run("list", "--store", str(plain))
+    assert "single model, not yet a model store" in out and "CURRENT" in out
     run("train", "--store", str(plain), "--data", str(SMALL), *COMMON)
     store = open_store(plain)
     assert store.current_id == version and load_model(plain).version == version
@@ -237,13 +239,14 @@ def promoted(tmp_path):
 
 
 def test_candidate_with_foreign_topics_is_not_called_better_nor_promoted(tmp_path, promoted):
-    """The reported case: labels AIR/JLN/SAMPAH share nothing with the current model or the groups."""
+    """The reported case: labels AIR/JLN/SAMPAH (read as air/jln/sampah) share nothing with the
+    current model or the groups."""
     store, config = promoted
     current = open_store(store).current_id
     foreign = label_map(tmp_path, "JLN", "AIR", "SAMPAH")
     out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
               "--label-map", str(foreign), "--config", str(config))
-    assert "the models' topics differ: only in candidate: AIR, JLN, SAMPAH; only in current: " \
+    assert "the models' topics differ: only in candidate: air, jln, sampah; only in current: " \
            "jalan, kebersihan, penerangan_jalan" in out
     assert "they share no topic of these rows, so they cannot be compared" in out
     assert "promote would refuse" in out and "EVERY complaint would go to the fallback group 'triage'" in out
@@ -252,7 +255,7 @@ def test_candidate_with_foreign_topics_is_not_called_better_nor_promoted(tmp_pat
     assert comparison["current_macro_f1"] is None and comparison["compared_topics"] == []
 
     out = fail("promote", "--store", str(store), "--config", str(config))
-    assert "none of the topics of" in out and "AIR, JLN, SAMPAH" in out
+    assert "none of the topics of" in out and "air, jln, sampah" in out
     assert "shares no topic with the current model" in out and "--force" in out
     assert open_store(store).current_id == current
 
@@ -269,7 +272,7 @@ def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
     partly = label_map(tmp_path, "jalan", "penerangan_jalan", "SAMPAH")
     out = run("train", "--store", str(store), "--data", str(SMALL), "--label-column", "kategori",
               "--label-map", str(partly), "--config", str(config))
-    assert "only in candidate: SAMPAH; only in current: kebersihan" in out
+    assert "only in candidate: sampah; only in current: kebersihan" in out
     # on fresh rows of all three topics: macro-F1 over the two shared ones
     out = run("evaluate", "--store", str(store), "--data", str(FRESH), "--label-column", "kategori",
               "--label-map", str(partly), "--config", str(config))
@@ -278,12 +281,12 @@ def test_candidate_with_a_topic_no_group_takes(tmp_path, promoted):
     assert comparison["compared_topics"] == ["jalan", "penerangan_jalan"]
     assert comparison["rows"] == 12 and comparison["current_macro_f1"] is not None
     out = fail("promote", "--store", str(store), "--config", str(config))
-    assert "emits topic(s) that no group of" in out and ": SAMPAH;" in out
+    assert "emits topic(s) that no group of" in out and ": sampah;" in out
     # and it drops a topic the current model sends to a group
     assert "never emits topic(s) that the current model sends to groups of" in out
     assert "kebersihan (group sampah)" in out
     out = run("promote", "--store", str(store), "--config", str(config), "--force")
-    assert "complaints of SAMPAH will go to the fallback group 'triage'" in out
+    assert "complaints of sampah will go to the fallback group 'triage'" in out
     assert "group(s) sampah will receive nothing" in out
 
 
@@ -345,8 +348,9 @@ def test_the_bundled_model_is_never_converted_nor_written(tmp_path, repo):
         if with_config:  # the config's own model
             assert f"pass `--store {tmp_path / 'models' / 'mine'}`" in out
     # reading it is fine; it is not a store, and the hint is the copy, not a conversion
-    out = fail("list", "--store", str(bundled))
-    assert "single model" in out and "cp -r" in out and "turns it into one" not in out
+    out = run("list", "--store", str(bundled))
+    assert load_model(bundled).version in out and "CURRENT" in out
+    assert "single model" in out and "cp -r" in out and "turns it into" not in out
     assert _snapshot(bundled) == before and not (repo / "models" / "bojonegoro").exists()
 
     # a link to it (a deployment that linked instead of copying) is the bundled model too
@@ -489,6 +493,58 @@ def test_train_out_refuses_a_store_and_gives_the_model_train_command(tmp_path):
     assert [v.status for v in open_store(store).versions()] == ["current", "candidate"]
 
 
+def test_train_out_does_not_overwrite_a_model_or_the_bundled_one_without_force(tmp_path, repo):
+    """The reported trap: `forwarder train --out models/default` silently replaced the git-tracked
+    bundled model, and `--out` any existing directory overwrote what was there."""
+    def train(*args: str):
+        return CliRunner().invoke(train_command, ["--data", str(SMALL), *COMMON, *args])
+
+    bundled = repo / "models" / "default"
+    before = _snapshot(bundled)
+    for spelling in (str(bundled), f"{bundled}/", f"{repo}/models/../models/default",
+                     os.path.relpath(bundled)):
+        result = train("--out", spelling)
+        assert result.exit_code == 1, result.output
+        assert f"{Path(spelling)} is the model bundled with forwarder ({bundled}, tracked by git" in result.output
+        assert "does not replace it without --force" in result.output
+        assert "how forwarder's maintainers rebuild it (models/README.md)" in result.output
+        own = Path(os.path.normpath(spelling)).parent / "bojonegoro"
+        assert f"cp -r {os.path.normpath(spelling)} {own}, then `forwarder model train --store {own}" \
+            in result.output
+        assert "labelled rows" not in result.output  # refused before reading anything
+    assert _snapshot(bundled) == before
+
+    # a model of one's own (a fresh copy of the bundled one, say) is not overwritten either ...
+    mine = tmp_path / "models" / "bojonegoro"
+    shutil.copytree(bundled, mine)
+    result = train("--out", str(mine))
+    assert result.exit_code == 1, result.output
+    assert (f"{mine} already holds a model ({load_model(bundled).version}): `forwarder train --out` "
+            "does not overwrite it. Give --out a new directory, or pass --force") in result.output
+    assert f"`forwarder model train --store {mine} --data ...`" in result.output
+    assert _snapshot(mine) == before
+    # ... nor any other directory with something in it
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "rencana.txt").write_text("jangan dihapus", encoding="utf-8")
+    result = train("--out", str(other))
+    assert result.exit_code == 1 and f"{other} already holds files (rencana.txt)" in result.output
+    # an empty directory is fine, and --force replaces the model files
+    (tmp_path / "empty").mkdir()
+    assert train("--out", str(tmp_path / "empty")).exit_code == 0
+    (tmp_path / "empty" / "model.npz").write_bytes(b"not a model")  # its hint retrains with --force
+    with pytest.raises(ModelError, match=rf"--label-column topic --out {tmp_path / 'empty'} --force$"):
+        load_model(tmp_path / "empty")
+    result = train("--out", str(mine), "--force")
+    assert result.exit_code == 0, result.output
+    assert load_model(mine).version != load_model(bundled).version
+    assert load_model(mine).labels == {"jalan", "kebersihan", "penerangan_jalan"}
+    # a store stays refused, --force or not
+    run("train", "--store", str(mine), "--data", str(SMALL), *COMMON)
+    result = train("--out", str(mine), "--force")
+    assert result.exit_code == 1 and "does not write into a store" in result.output
+
+
 def test_a_store_is_always_read_through_its_current_version(tmp_path):
     """Model files lying in a store (an earlier `train --out STORE`) are never loaded; `model list`
     and check-config name them with the commands that adopt or remove them."""
@@ -562,6 +618,39 @@ def test_store_defaults_to_the_configs_model(tmp_path):
         "models/bojonegoro", str(Path(__file__).resolve().parents[1] / "models" / "default")))
     out = fail("train", "--config", str(bundled_config), "--data", str(SMALL), *COMMON)
     assert "is the model bundled with forwarder" in out and "cp -r " in out
+
+
+def test_list_and_show_a_fresh_copy_of_the_bundled_model(tmp_path, repo):
+    """The reported case: after `cp -r models/default models/bojonegoro` (and `model:
+    models/bojonegoro`), `model list` and `model show` stopped with "is a single model, not a model
+    store"; they show its model card, as the store that the first `model train` makes of it."""
+    bundled = repo / "models" / "default"
+    version = load_model(bundled).version
+    (tmp_path / "models").mkdir()
+    shutil.copytree(bundled, tmp_path / "models" / "bojonegoro")
+    (tmp_path / "config").mkdir()
+    config_for(tmp_path / "config", Path("models/bojonegoro"))  # config/groups.yaml
+    before = _snapshot(tmp_path / "models" / "bojonegoro")
+    listing = run("list")
+    row = next(line for line in listing.splitlines() if version in line)
+    assert "CURRENT" in row and "18" in row and "464" in row and "0.753" in row
+    assert (f"current: {version} (a single model, not yet a model store: it is the model in use "
+            "there (what the daemon and `forwarder classify` load from models/bojonegoro); the first "
+            "`forwarder model train --store models/bojonegoro --data ...` turns it into a store, "
+            "with this model as its current version)") in listing
+    for args in (["show"], ["show", version], ["show", "--store", "models/bojonegoro"]):
+        result = CliRunner().invoke(model_group, args)
+        assert result.exit_code == 0, result.output
+        start = result.output.index("{")  # after the store named on stderr (no --store)
+        card, end = json.JSONDecoder().raw_decode(result.output, start)  # then the hint (stderr)
+        assert card == json.loads((bundled / "card.json").read_text())
+        assert "not yet a model store" in result.output[end:]
+    out = fail("show", "20260101T000000-abcdef")
+    assert f"no version '20260101T000000-abcdef' in models/bojonegoro: it holds the single model {version}" in out
+    assert _snapshot(tmp_path / "models" / "bojonegoro") == before  # reading changes nothing
+    # and after the first train it is a store whose current version is that model
+    run("train", "--data", str(SMALL), *COMMON)
+    assert "CURRENT" in next(line for line in run("list").splitlines() if version in line)
 
 
 def test_without_store_and_config_the_command_line_is_wrong(tmp_path):

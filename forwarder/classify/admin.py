@@ -54,7 +54,14 @@ from forwarder.classify.cli_common import (
 from forwarder.classify.compare import compare, fit_problems, fit_warnings, group_fit, summary
 from forwarder.classify.data import TrainingDataError, read_officer_labels
 from forwarder.classify.evaluate import confusion_png, evaluate
-from forwarder.classify.model import TopicModel, load_model, row_hash
+from forwarder.classify.model import (
+    CARD_FILE,
+    TopicModel,
+    is_model_store,
+    load_model,
+    read_card,
+    row_hash,
+)
 from forwarder.classify.store import ModelStore, Version, bundled_refusal, is_bundled, open_store
 from forwarder.errors import ModelError
 
@@ -75,14 +82,11 @@ def _model_config_option(purpose: str = ""):
     return config_option("whose `model:` is the store when --store is not given" + purpose)
 
 
-def _store(path: str | None, config_path: str | None, command: str, create: bool = False,
-           write: bool = False) -> tuple[ModelStore, str, Any, str | None]:
-    """``(store, its path as given, Settings or None, config path or None)`` of a ``forwarder
-    model`` command: ``--store``, else the ``model:`` of ``--config`` (default
-    ``config/groups.yaml``), which is then required (exit 2 when there is none, or it does not
-    load). ``write``/``create`` for the commands that change it (see :func:`open_store`): the
-    bundled model is refused with the commands that make a store of one's own (named after the
-    config's kabupaten), and the config's own `model:` when it is another."""
+def _store_path(path: str | None, config_path: str | None, command: str) -> tuple[str, Any, str | None]:
+    """``(store path, Settings or None, config path or None)`` of a ``forwarder model`` command:
+    ``--store``, else the ``model:`` of ``--config`` (default ``config/groups.yaml``), which is
+    then required (:class:`click.UsageError`, exit 2, when there is none; exit 2 too when it does
+    not load)."""
     settings, config = load_settings(config_path, command)
     if path is None:
         if settings is None:
@@ -91,6 +95,17 @@ def _store(path: str | None, config_path: str | None, command: str, create: bool
                 "(its `model:`): pass --store DIR or --config PATH", click.get_current_context())
         path = str(settings.model)
         click.echo(f"model store {path} (the `model:` of {config})", err=True)
+    return path, settings, config
+
+
+def _store(path: str | None, config_path: str | None, command: str, create: bool = False,
+           write: bool = False) -> tuple[ModelStore, str, Any, str | None]:
+    """``(store, its path as given, Settings or None, config path or None)`` of a ``forwarder
+    model`` command (the path as :func:`_store_path` finds it). ``write``/``create`` for the
+    commands that change it (see :func:`open_store`): the bundled model is refused with the
+    commands that make a store of one's own (named after the config's kabupaten), and the
+    config's own `model:` when it is another."""
+    path, settings, config = _store_path(path, config_path, command)
     if (create or write) and is_bundled(path):
         own = settings.kabupaten.lower().replace(" ", "-") if settings is not None else "bojonegoro"
         message = bundled_refusal(path, own, config)
@@ -396,29 +411,22 @@ def _next_rollback(model_store: ModelStore, store: str) -> str:
 @store_option
 @_model_config_option()
 def list_cmd(store, config_path):
-    """List the versions with the figures from their model cards."""
+    """List the versions with the figures from their model cards (a single model directory, not
+    yet a store: its one model, in use)."""
+    path, _settings, _config = _store_path(store, config_path, "forwarder model list")
+    card = _single_model_card(path)
+    if card is not None:
+        table = _versions_table(path)
+        _add_version_row(table, str(card["version"]), card, current=True, status="CURRENT", since="-")
+        console.print(table)
+        console.print(f"current: {card['version']} ({_single_model_hint(path)})")
+        return
     model_store, store, _settings, _config = _store(store, config_path, "forwarder model list")
-    table = Table(title=str(model_store.root))
-    table.add_column("version", no_wrap=True)
-    for name in ("status", "last made current (UTC)", "topics", "rows", "macro-F1", "accuracy",
-                 "vs current then"):
-        table.add_column(name)
+    table = _versions_table(str(model_store.root))
     since = {h["to"]: _made_current(h) for h in model_store.history() if h.get("to")}  # the last time
     for v in model_store.versions():
-        metrics = v.card.get("metrics", {})
-        comparison = v.card.get("comparison") or {}
-        versus = "-"
-        if comparison.get("current_macro_f1") is not None:
-            versus = (f"{comparison['candidate_macro_f1']:.3f} vs {comparison['current_macro_f1']:.3f}"
-                      f" ({comparison['current_version']})")
-        table.add_row(
-            f"[bold]{v.id}[/bold]" if v.current else v.id,
-            "[bold]CURRENT[/bold]" if v.current else v.status, since.get(v.id, "-"),
-            str(len(v.card.get("labels", []))), str(v.card.get("data", {}).get("rows", "-")),
-            f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "-",
-            f"{metrics['accuracy']:.3f}" if "accuracy" in metrics else "-",
-            versus,
-        )
+        _add_version_row(table, v.id, v.card, current=v.current,
+                         status="CURRENT" if v.current else v.status, since=since.get(v.id, "-"))
     console.print(table)
     stray = model_store.stray_note()
     if stray:
@@ -426,6 +434,58 @@ def list_cmd(store, config_path):
     current = model_store.current_id
     console.print(f"current: {current}; {_next_rollback(model_store, store)}" if current else
                   f"current: none (`forwarder model promote --store {store}` makes a candidate current)")
+
+
+def _versions_table(title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("version", no_wrap=True)
+    for name in ("status", "last made current (UTC)", "topics", "rows", "macro-F1", "accuracy",
+                 "vs current then"):
+        table.add_column(name)
+    return table
+
+
+def _add_version_row(table: Table, version: str, card: dict[str, Any], current: bool, status: str,
+                     since: str) -> None:
+    """A row of ``forwarder model list``: the version, its status and the figures of its card."""
+    metrics = card.get("metrics", {})
+    comparison = card.get("comparison") or {}
+    versus = "-"
+    if comparison.get("current_macro_f1") is not None:
+        versus = (f"{comparison['candidate_macro_f1']:.3f} vs {comparison['current_macro_f1']:.3f}"
+                  f" ({comparison['current_version']})")
+    table.add_row(
+        f"[bold]{version}[/bold]" if current else version,
+        f"[bold]{status}[/bold]" if current else status, since,
+        str(len(card.get("labels", []))), str(card.get("data", {}).get("rows", "-")),
+        f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "-",
+        f"{metrics['accuracy']:.3f}" if "accuracy" in metrics else "-",
+        versus,
+    )
+
+
+def _single_model_card(path: str) -> dict[str, Any] | None:
+    """The model card of ``path`` when it is a single model directory (``card.json`` directly in
+    it, as ``cp -r models/default DIR`` or ``forwarder train --out DIR`` make it) and not a model
+    store; None otherwise. Raises :class:`click.ClickException` when that card does not read."""
+    root = Path(path)
+    if is_model_store(root) or not (root / CARD_FILE).is_file():
+        return None
+    try:
+        return read_card(root)
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _single_model_hint(path: str) -> str:
+    """What a single model directory is to the ``forwarder model`` commands: for the bundled model
+    the copy to make, otherwise that the first ``model train`` makes it a store."""
+    if is_bundled(path):
+        return "a single model, not a model store. " + bundled_refusal(path)
+    return (f"a single model, not yet a model store: it is the model in use there (what the "
+            f"daemon and `forwarder classify` load from {path}); the first "
+            f"`forwarder model train --store {path} --data ...` turns it into a store, with this "
+            "model as its current version")
 
 
 def _made_current(entry: dict[str, Any]) -> str:
@@ -441,7 +501,18 @@ def _made_current(entry: dict[str, Any]) -> str:
 @store_option
 @_model_config_option()
 def show_cmd(version, store, config_path):
-    """Print the model card of VERSION (default: the current one) as JSON."""
+    """Print the model card of VERSION (default: the current one) as JSON (of a single model
+    directory, not yet a store: its model's card)."""
+    path, _settings, _config = _store_path(store, config_path, "forwarder model show")
+    card = _single_model_card(path)
+    if card is not None:
+        if version and version != card["version"]:
+            raise click.ClickException(
+                f"no version {version!r} in {path}: it holds the single model {card['version']} "
+                f"({_single_model_hint(path)})")
+        click.echo(json.dumps(card, indent=2, ensure_ascii=False))
+        click.echo(f"{path}: {_single_model_hint(path)}", err=True)
+        return
     model_store, store, _settings, _config = _store(store, config_path, "forwarder model show")
     target = version or model_store.current_id
     if not target:

@@ -29,16 +29,20 @@ from forwarder.errors import ModelError
 @data_options
 @click.option("--refit", is_flag=True, help="After evaluating, retrain on all rows (the card keeps the held-out figures).")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Directory to write the model into (a plain model directory; a model store is "
+              help="Directory to write the model into: a new or empty one (a model store is "
                    "refused: use `forwarder model train --store DIR`).")
+@click.option("--force", is_flag=True,
+              help="Replace the model files in an --out directory that is not empty, or in the "
+                   "model bundled with forwarder (models/default; how its maintainers rebuild it).")
 def train_command(data, text_column, label_column, label_map, date_column, skip_bad_dates, test_fraction,
-                  refit, out):
+                  refit, out, force):
     """Train a topic model from labelled CSV(s), evaluate it on held-out rows and write it.
 
     With --date-column the newest --test-fraction of rows is held out (a time split), otherwise a
     stratified random split. The written model is the one the printed figures describe, unless
-    --refit retrains it on all rows after evaluating. --out must not be a model store (nor a
-    version in one): `forwarder model train --store DIR` trains into a store.
+    --refit retrains it on all rows after evaluating. --out must be a new or empty directory, or
+    --force is needed; it must not be a model store (nor a version in one), --force or not:
+    `forwarder model train --store DIR` trains into a store.
     """
     from forwarder.classify.model import save_model, store_of
     from forwarder.classify.train import train_and_evaluate
@@ -48,6 +52,9 @@ def train_command(data, text_column, label_column, label_map, date_column, skip_
         raise click.ClickException(_store_refusal(
             Path(out), store, data, text_column, label_column, label_map, date_column,
             skip_bad_dates, test_fraction, refit))
+    refusal = None if force else _overwrite_refusal(Path(out))
+    if refusal:
+        raise click.ClickException(refusal)
     labelled = read_training_data(data, text_column, label_column, date_column, label_map, skip_bad_dates)
     for note in labelled.notes:
         console.print(f"[dim]{note}[/dim]")
@@ -72,6 +79,48 @@ def train_command(data, text_column, label_column, label_map, date_column, skip_
         f"model {result.model.version} trained on {how} in {result.seconds:.1f} s, "
         f"written to {target} ({size:.1f} MB)"
     )
+
+
+def _overwrite_refusal(out: Path) -> str | None:
+    """Why ``forwarder train --out OUT`` without ``--force`` does not write into ``out``: it is the
+    model bundled with forwarder, or a directory that is not empty; None when it may."""
+    import os
+    import shlex
+
+    from forwarder.classify.model import CARD_FILE, read_card
+    from forwarder.classify.store import BUNDLED_MODEL, is_bundled
+    from forwarder.errors import ModelError
+
+    if is_bundled(out):
+        written = Path(os.path.normpath(out))
+        source = BUNDLED_MODEL if out.is_symlink() else written  # `cp -r LINK` would copy the link
+        own = shlex.join(["cp", "-r", str(source), str(written.parent / "bojonegoro")])
+        store = shlex.quote(str(written.parent / "bojonegoro"))
+        return (
+            f"{out} is the model bundled with forwarder ({BUNDLED_MODEL}, tracked by git: updating "
+            "forwarder replaces it, and a model of yours written there would be lost or block the "
+            "update), so `forwarder train --out` does not replace it without --force; with --force "
+            "is how forwarder's maintainers rebuild it (models/README.md). For a model of your "
+            "own, give --out a new directory (such as models/percobaan), or retrain a model store "
+            f"of your own: {own}, then `forwarder model train --store {store} --data ...`")
+    if not out.is_dir():
+        return None
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return None
+    held = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    what, keep = f"files ({held})", ""
+    if (out / CARD_FILE).is_file():
+        try:
+            version = read_card(out)["version"]
+        except ModelError:
+            version = "whose card does not read"
+        what = f"a model ({version})"
+        keep = (f"; or, to keep that model and add the new one as a candidate to compare it with, "
+                f"make the directory a model store: `forwarder model train --store "
+                f"{shlex.quote(str(out))} --data ...`")
+    return (f"{out} already holds {what}: `forwarder train --out` does not overwrite it. Give --out "
+            f"a new directory, or pass --force to replace the model files in it{keep}")
 
 
 def _store_refusal(out: Path, store: Path, data, text_column, label_column, label_map, date_column,

@@ -65,11 +65,12 @@ def read_training_data(
     label_map: str | None,
     skip_bad_dates: bool = False,
 ) -> Labelled:
-    """Read one or more CSVs into one :class:`Labelled`; errors (unreadable dates included, see
-    :func:`forwarder.classify.data.read_csv`) become ClickException."""
+    """Read one or more CSVs into one :class:`Labelled` (labels, and the label map's labels and
+    topics, in lower case with single spaces; notes say how many were changed); errors (unreadable
+    dates included, see :func:`forwarder.classify.data.read_csv`) become ClickException."""
     try:
-        mapping = read_label_map(label_map) if label_map else None
         out = Labelled()
+        mapping = read_label_map(label_map, out.notes) if label_map else None
         for path in data:
             out.extend(read_csv(path, text_column, label_column, date_column, mapping, skip_bad_dates))
     except TrainingDataError as exc:
@@ -116,10 +117,14 @@ def data_options(func=None, *, split: bool = True):
         click.option("--data", "data", multiple=True, required=True,
                      type=click.Path(dir_okay=False), help="Labelled CSV (UTF-8, with a header; columns separated by commas, "
                           "semicolons or tabs); repeatable."),
-        click.option("--text-column", default="text", show_default=True, help="Column with the complaint text."),
-        click.option("--label-column", default="topic", show_default=True, help="Column with the label."),
+        click.option("--text-column", default="text", show_default=True,
+                     help="Column with the complaint text (case and spaces of its name do not matter)."),
+        click.option("--label-column", default="topic", show_default=True,
+                     help="Column with the label; labels are read in lower case with single spaces "
+                          "(' PUPUK ' is 'pupuk')."),
         click.option("--label-map", type=click.Path(dir_okay=False),
-                     help="Two-column CSV (source label, topic); rows whose label is not in it are left out."),
+                     help="Two-column CSV (source label, topic); rows whose label is not in it are left out. "
+                          "Labels and topics are matched ignoring case and spaces."),
     ]
     if split:
         options += [

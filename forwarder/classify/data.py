@@ -5,6 +5,11 @@ the normal form of :func:`forwarder.classify.dates.iso_date`, ``2026-03-04T10:30
 text order is their time order),
 plus ``sha256`` (of the rows used, so a model card names its data exactly) and ``notes`` (what was
 left out and why, for the operator to read).
+
+Labels are read in the normal form of :func:`normalize_label` (``' PUPUK '`` and ``'pupuk'`` are one
+topic, as the lower-case topic names of ``config/groups.yaml``), and so are the labels and topics of
+a label map. Column names are matched ignoring case and spaces (:func:`find_columns`), and Excel's
+``sep=;`` first line is honoured.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import shlex
 import sqlite3
 from collections import Counter
@@ -62,33 +68,97 @@ class Labelled:
         )
 
 
-def read_label_map(path: str | Path) -> dict[str, str]:
-    """A two-column CSV (source label, topic), header optional -> ``{source label: topic}``.
+def normalize_label(label: str) -> str:
+    """A label or topic as topics are named: spaces at the ends dropped, inner runs of white space
+    (tabs, non-breaking spaces) made one space, case folded: ``' Jalan  RUSAK '`` -> ``'jalan
+    rusak'``. ``''`` for a blank label."""
+    return " ".join(label.split()).casefold()
+
+
+def read_label_map(path: str | Path, notes: list[str] | None = None) -> dict[str, str]:
+    """A two-column CSV (source label, topic), header optional -> ``{source label: topic}``, both
+    in the form of :func:`normalize_label` (so a label matches whatever its case and spaces).
     Columns may be separated by commas, semicolons or tabs (:data:`DELIMITERS`: the first with
-    which every row has two columns, else at least two).
+    which every row has two columns, else at least two); an Excel ``sep=X`` first line is
+    honoured. When ``notes`` is given, a note on the topics whose case or spaces were changed is
+    appended to it.
 
     Raises :class:`TrainingDataError` for a missing file, a file that is not UTF-8 (naming the
-    line, see :func:`read_text`), or rows without two columns."""
+    line, see :func:`read_text`), rows without two columns, or a label given two different topics
+    (rows differing only in case or spaces included)."""
     try:
         text = read_text(path)
     except OSError as exc:
         raise TrainingDataError(f"cannot read the label map {path}: {exc.strerror or exc}") from exc
+    separator, text, skipped = _excel_separator(text)
     try:
-        tables = {d: [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=d)
-                      if r and any(c.strip() for c in r)] for d in DELIMITERS}
+        tables = {d: [(n, r) for n, r in _numbered_rows(text, d, skipped)
+                      if r and any(c.strip() for c in r)]
+                  for d in ((separator,) if separator else DELIMITERS)}
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a readable CSV file: {exc}") from exc
-    rows = next((t for t in tables.values() if all(len(r) == 2 for r in t)),
-                next((t for t in tables.values() if all(len(r) >= 2 for r in t)), tables[","]))
-    if rows and any(len(r) < 2 for r in rows):
+    rows = next((t for t in tables.values() if all(len(r) == 2 for _, r in t)),
+                next((t for t in tables.values() if all(len(r) >= 2 for _, r in t)),
+                     next(iter(tables.values()))))
+    if rows and any(len(r) < 2 for _, r in rows):
         raise TrainingDataError(f"{path}: every row of a label map needs two columns (label, topic)")
-    mapping = {r[0].strip(): r[1].strip() for r in rows}
-    first = rows[0] if rows else None
-    if first and first[0].strip().lower() in {"label", "source", "topik", "source_label"}:
-        mapping.pop(first[0].strip(), None)
+    if rows and normalize_label(rows[0][1][0]) in {"label", "source", "topik", "source_label"}:
+        rows = rows[1:]  # the header
+    mapping: dict[str, str] = {}
+    first: dict[str, tuple[int, str, str]] = {}  # normal label -> (line, label, topic) as written
+    changed: dict[str, set[str]] = {}  # normal topic -> its other spellings
+    for line, row in rows:
+        label, topic = normalize_label(row[0]), normalize_label(row[1])
+        if label in mapping and mapping[label] != topic:
+            seen_line, seen_label, seen_topic = first[label]
+            raise TrainingDataError(
+                f"{path}, line {line}: {row[0].strip()!r} is mapped to {row[1].strip()!r}, but line "
+                f"{seen_line} maps {seen_label!r} to {seen_topic!r} (labels are matched ignoring "
+                "case and spaces): keep one of the two rows")
+        mapping[label] = topic
+        first.setdefault(label, (line, row[0].strip(), row[1].strip()))
+        if row[1] != topic:
+            changed.setdefault(topic, set()).add(row[1])
     if not mapping:
         raise TrainingDataError(f"{path}: the label map is empty")
+    if changed and notes is not None:
+        notes.append(f"{path}: topic(s) of the label map written in other case or spacing read "
+                     f"as topic names: {_spellings(changed)}")
     return mapping
+
+
+def _numbered_rows(text: str, delimiter: str, skipped: int) -> list[tuple[int, list[str]]]:
+    """The CSV rows of ``text`` with the file's line number each starts on (``skipped`` lines were
+    taken off the top)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out = []
+    line = skipped + 1
+    for row in reader:
+        out.append((line, row))
+        line = reader.line_num + skipped + 1
+    return out
+
+
+_SEP_LINE = re.compile(r'"?sep=(.)"?\s*')
+
+
+def _excel_separator(text: str) -> tuple[str | None, str, int]:
+    """``(separator, rest of text, lines skipped)`` of a text whose first line is Excel's
+    ``sep=X`` (which tells Excel the column separator; it is no row of the table), else
+    ``(None, text, 0)``."""
+    first, _, rest = text.partition("\n")
+    match = _SEP_LINE.fullmatch(first)
+    if not match:
+        return None, text, 0
+    return match.group(1), rest, 1
+
+
+def _spellings(changed: dict[str, set[str]], shown: int = 5) -> str:
+    """``'PUPUK', ' Pupuk' -> 'pupuk'; ...`` for at most ``shown`` topics."""
+    items = [f"{', '.join(repr(w) for w in sorted(words))} -> {normal!r}"
+             for normal, words in sorted(changed.items())]
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    return "; ".join(items[:shown]) + more
 
 
 DELIMITERS = (",", ";", "\t")
@@ -176,8 +246,11 @@ def read_csv(
     label_map: dict[str, str] | None = None,
     skip_bad_dates: bool = False,
 ) -> Labelled:
-    """Rows of a UTF-8 CSV with a header. Empty texts or labels are skipped (and counted in notes);
-    with ``label_map`` each label is mapped and rows whose label is not in the map are left out.
+    """Rows of a UTF-8 CSV with a header. Empty texts or labels are skipped (and counted in notes).
+    Labels are read in the form of :func:`normalize_label` (``' PUPUK '`` is ``'pupuk'``), and the
+    rows whose label that changed are counted in ``notes`` with the spellings read as one; with
+    ``label_map`` (as :func:`read_label_map` returns it: normal labels and topics) each label is
+    mapped and rows whose label is not in the map are left out.
 
     With ``date_column`` every used row's date is read with :func:`forwarder.classify.dates.
     parse_date` and kept in normal form. A date that cannot be read (``kemarin``, empty,
@@ -187,23 +260,41 @@ def read_csv(
 
     The columns may be separated by commas, semicolons (Excel in an Indonesian locale) or tabs
     (:data:`DELIMITERS`): the first separator with which the header has every wanted column is
-    used, and named in ``notes`` when it is not the comma.
+    used, and named in ``notes`` when it is not the comma. A first line ``sep=X`` (Excel's way of
+    naming the separator) is skipped and X is used. Column names are matched as
+    :func:`find_columns` does (an exact name first, else ignoring case and spaces).
 
     Raises :class:`TrainingDataError` for a missing file or column (saying when the header looks
-    separated by another character), a file that is not UTF-8 (naming the line, with how to
-    convert it: :func:`read_text`) or not CSV, or unreadable dates.
+    separated by another character), a column name two header columns match, a file that is not
+    UTF-8 (naming the line, with how to convert it: :func:`read_text`) or not CSV, or unreadable
+    dates.
     """
     try:
         text = read_text(path)
     except OSError as exc:
         raise TrainingDataError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    separator, text, skipped = _excel_separator(text)
     handle = io.StringIO(text, newline="")
+    wanted = {text_column: "--text-column", label_column: "--label-column"}
+    if date_column:
+        wanted[date_column] = "--date-column"
     try:
+        delimiter, columns = _columns(handle, path, wanted, separator)
         out, empty, unmapped, bad = _read_rows(
-            handle, path, text_column, label_column, date_column, label_map
+            csv.DictReader(handle, delimiter=delimiter), path, skipped, columns[text_column],
+            columns[label_column], columns[date_column] if date_column else None, label_map
         )
     except csv.Error as exc:
         raise TrainingDataError(f"{path} is not a readable CSV file: {exc}") from exc
+    if separator:
+        out.notes.insert(0, f"{path}: columns separated by {_delimiter_name(delimiter)} (its first "
+                            f"line sep={separator})")
+    elif delimiter != ",":
+        out.notes.insert(0, f"{path}: columns separated by {_delimiter_name(delimiter)}")
+    renamed = [f"{got!r} as {name!r}" for name, got in columns.items() if got != name]
+    if renamed:
+        out.notes.append(f"{path}: column(s) {', '.join(renamed)} (names are matched ignoring "
+                         "case and spaces)")
     if bad and not skip_bad_dates:
         shown = ", ".join(f"line {line} {value!r}" if value else f"line {line} (empty)"
                           for line, value in bad[:5])
@@ -224,62 +315,112 @@ def read_csv(
 
 
 def _read_rows(
-    handle: TextIO,
+    reader: csv.DictReader,
     path: str | Path,
+    skipped: int,
     text_column: str,
     label_column: str,
     date_column: str | None,
     label_map: dict[str, str] | None,
 ) -> tuple[Labelled, int, int, list[tuple[int, str]]]:
-    wanted = [text_column, label_column] + ([date_column] if date_column else [])
-    delimiter = _delimiter(handle, path, wanted)
-    reader = csv.DictReader(handle, delimiter=delimiter)
+    """The rows of ``reader`` (the header's column names as in the file); ``skipped`` lines were
+    taken off the top of the file (the ``sep=`` line), for the line numbers of bad dates."""
     out = Labelled()
-    if delimiter != ",":
-        out.notes.append(f"{path}: columns separated by {_DELIMITER_NAMES[delimiter]}s")
-    empty = unmapped = 0
+    empty = unmapped = normalised = 0
+    written: dict[str, set[str]] = {}  # normal label -> its spellings in the rows used
     bad: list[tuple[int, str]] = []  # (line, value) of unreadable dates
     for row in reader:
         text = (row.get(text_column) or "").strip()
-        label = (row.get(label_column) or "").strip()
+        as_written = row.get(label_column) or ""
+        label = normalize_label(as_written)
         if not text or not label:
             empty += 1
             continue
-        if label_map is not None:
-            if label not in label_map:
-                unmapped += 1
-                continue
-            label = label_map[label]
+        if label_map is not None and label not in label_map:
+            unmapped += 1
+            continue
         date = ""
         if date_column:
             raw = (row.get(date_column) or "").strip()
             date = iso_date(raw) or ""
             if not date:
-                bad.append((reader.line_num, raw))
+                bad.append((reader.line_num + skipped, raw))
                 continue
+        if as_written != label:
+            normalised += 1
+        written.setdefault(label, set()).add(as_written)
         out.texts.append(text)
-        out.labels.append(label)
+        out.labels.append(label_map[label] if label_map is not None else label)
         out.dates.append(date)
+    if normalised:
+        spellings = sum(len(w) for w in written.values())
+        merged = {normal: words - {normal} for normal, words in written.items() if len(words) > 1}
+        out.notes.append(
+            f"{path}: {normalised} label(s) written with capitals "
+            "or extra spaces read in lower case with single spaces"
+            + (f"; {spellings} spellings are {len(written)} labels: {_spellings(merged)}"
+               if merged else ""))
     return out, empty, unmapped, bad
 
 
-def _delimiter(handle: TextIO, path: str | Path, wanted: list[str]) -> str:
-    """The separator of :data:`DELIMITERS` with which the header line of ``handle`` has every
-    ``wanted`` column (``handle`` is left at its start). Raises :class:`TrainingDataError` naming
-    the missing columns and the header's columns, read with the separator that splits it most."""
+def find_columns(header: list[str], wanted: list[str]) -> tuple[dict[str, str], list[str],
+                                                                dict[str, list[str]]]:
+    """Match the ``wanted`` column names to ``header``: a column of exactly that name, else the
+    one column equal to it ignoring case and spaces (:func:`normalize_label`: ``'Teks '`` is
+    ``teks``). Returns ``({wanted: column of header}, [wanted not found], {wanted: [columns]})``,
+    the last for names two or more columns match ignoring case and spaces (and none exactly)."""
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
+    for name in wanted:
+        if name in header:
+            found[name] = name
+            continue
+        alike = [c for c in dict.fromkeys(header) if normalize_label(c) == normalize_label(name)]
+        if len(alike) == 1:
+            found[name] = alike[0]
+        elif alike:
+            ambiguous[name] = alike
+        else:
+            missing.append(name)
+    return found, missing, ambiguous
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return f"{_DELIMITER_NAMES[delimiter]}s" if delimiter in _DELIMITER_NAMES else repr(delimiter)
+
+
+def _columns(handle: TextIO, path: str | Path, wanted: dict[str, str],
+             separator: str | None) -> tuple[str, dict[str, str]]:
+    """``(separator, {wanted column: the header's name of it})``: the separator is ``separator``
+    when given (a ``sep=`` line), else the first of :data:`DELIMITERS` with which the header line
+    of ``handle`` has every ``wanted`` column (see :func:`find_columns`); ``handle`` is left at
+    its start. ``wanted`` maps each name to the option that names it.
+
+    Raises :class:`TrainingDataError` naming the missing columns and the header's columns, read
+    with the separator that splits it most, or a name that two columns match."""
     headers = {}
-    for delimiter in DELIMITERS:
+    for delimiter in (separator,) if separator else DELIMITERS:
         handle.seek(0)
         headers[delimiter] = next(csv.reader(handle, delimiter=delimiter), [])
     handle.seek(0)
     for delimiter, columns in headers.items():
-        if all(c in columns for c in wanted):
-            return delimiter
-    delimiter = max(DELIMITERS, key=lambda d: len(headers[d]))  # the comma on a tie
+        found, missing, ambiguous = find_columns(columns, list(wanted))
+        if ambiguous and not missing:
+            name, alike = next(iter(ambiguous.items()))
+            raise TrainingDataError(
+                f"{path}: column {name!r} matches {' and '.join(repr(c) for c in alike)}, which "
+                f"differ only in case or spaces: rename one of them, or give the exact name "
+                f"({wanted[name]} {shlex.quote(alike[0])})")
+        if not missing:
+            return delimiter, found
+    delimiter = max(headers, key=lambda d: len(headers[d]))  # the comma on a tie
     columns = headers[delimiter]
-    missing = [c for c in wanted if c not in columns]
+    _, missing, _ = find_columns(columns, list(wanted))
     looks = ""
-    if delimiter != ",":
+    if separator:
+        looks = f" (read with {separator!r}, as its first line sep={separator} says)"
+    elif delimiter != ",":
         looks = (f" (the file looks {_DELIMITER_NAMES[delimiter]}-separated; its header is "
                  f"{','.join(headers[','])!r})")
     raise TrainingDataError(
@@ -314,9 +455,9 @@ def read_officer_labels(database: str | Path) -> Labelled:
         raise TrainingDataError(f"cannot read officer labels from {path}: {exc}") from exc
     out = Labelled()
     for text, topic, when in latest.values():
-        if str(text).strip() and str(topic).strip():
+        if str(text).strip() and normalize_label(str(topic)):
             out.texts.append(str(text).strip())
-            out.labels.append(str(topic).strip())
+            out.labels.append(normalize_label(str(topic)))
             out.dates.append(iso_date(str(when)) or "")
     out.notes.append(f"{path}: {len(out)} officer label(s) used")
     return out

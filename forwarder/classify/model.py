@@ -61,9 +61,11 @@ NORMALIZER_VERSION = "2"
 
 RETRAIN_HINT = (
     "retrain it with: forwarder train --data examples/complaints.csv --text-column text "
-    "--label-column topic --out {path}"
+    "--label-column topic --out {path}{force}"
 )
-"""How to replace a plain model directory; :func:`retrain_hint` gives the one for a model store."""
+"""How to replace a plain model directory (``force``: `` --force`` when it exists, as ``forwarder
+train`` does not overwrite a directory without it); :func:`retrain_hint` gives the one for a model
+store."""
 
 STORE_CURRENT = "current"
 STORE_VERSIONS = "versions"
@@ -104,7 +106,7 @@ def retrain_hint(path: str | Path) -> str:
     :data:`RETRAIN_HINT`."""
     store = store_of(path)
     if store is None:
-        return RETRAIN_HINT.format(path=path)
+        return RETRAIN_HINT.format(path=path, force=" --force" if Path(path).exists() else "")
     return (f"put an earlier version back with `forwarder model rollback --store {store}` "
             f"(`forwarder model list --store {store}` lists them), or train a new one with "
             f"`forwarder model train --store {store} --data examples/complaints.csv --text-column "
@@ -339,13 +341,13 @@ def resolve_model_dir(path: str | Path) -> Path:
                     "WorkingDirectory=), or give an absolute path" if not directory.is_absolute() else "")
         raise ModelError(f"no topic model at {where}{relative}; to start a model store of your own there "
                          f"from the bundled model: cp -r models/default {directory}; or "
-                         + RETRAIN_HINT.format(path=directory))
+                         + RETRAIN_HINT.format(path=directory, force=""))
     if directory.is_file():
         raise ModelError(f"{directory} is a file; a model is a directory ({CARD_FILE}, {MODEL_FILE}) "
                          "as `forwarder train --out DIR` writes, or a model store (current, versions/)")
     raise ModelError(
         f"{directory} holds neither a model ({CARD_FILE}, {MODEL_FILE}) nor a model store "
-        f"(current, versions/); " + RETRAIN_HINT.format(path=directory)
+        f"(current, versions/); " + RETRAIN_HINT.format(path=directory, force=" --force")
     )
 
 
