@@ -45,7 +45,7 @@ import click
 
 from forwarder import casework, citizen, followups, sinks
 from forwarder.config import Settings
-from forwarder.routing import route, sees_confidential
+from forwarder.routing import Triage, route, sees_confidential
 from forwarder.runlock import daemon_running
 from forwarder.store import DEAD, OPEN_STATES, SENT, Destination, Store
 
@@ -239,9 +239,9 @@ def unmark_complaint(store: Store, settings: Settings, code: str, admin: str,
     row = _complaint(store, code)
     was = row["status"]
     mark = casework.duplicate_mark(store, row["id"]) if was == casework.DUPLICATE else None
-    fallback = settings.fallback
-    triage = Destination(fallback.name, fallback.sink,
-                         store.chat_override(fallback.sink, fallback.chat_id) or fallback.chat_id)
+    # the original's note goes to its triage group when no group holds it (the confidential one
+    # for a confidential original, when configured)
+    triage = Triage.of(settings.groups, lambda sink, chat: store.chat_override(sink, chat) or chat)
     told, original = False, None
     try:
         with casework.transaction(store) as conn:

@@ -430,7 +430,7 @@ def duplicate_mark(store: Store, complaint_id: int) -> tuple[int, dict[str, Any]
 
 
 def queue_unmerged_note_tx(conn: sqlite3.Connection, store: Store, now: str, row: dict[str, Any],
-                           mark_id: int, mark: dict[str, Any], admin: str, fallback: Destination, *,
+                           mark_id: int, mark: dict[str, Any], admin: str, triage: Triage, *,
                            groups: Any = None) -> str | None:
     """After ``forwarder unmark`` of duplicate ``row``: tell the groups of the complaint it had
     been merged into (``mark``: the data of its ``duplicate`` event ``mark_id``, which told them
@@ -454,7 +454,7 @@ def queue_unmerged_note_tx(conn: sqlite3.Connection, store: Store, now: str, row
         text = (f"Pengaduan {of}: pengaduan {code} ternyata bukan duplikat dari pengaduan ini "
                 f"(dibatalkan oleh admin {admin}); pengaduan {code} ditangani tersendiri.")
     queue_thread_post_tx(conn, store, now, original["id"], text, "unmerged_note",
-                         f"unmerged_note:{row['id']}:{mark_id}", fallback, groups=groups)
+                         f"unmerged_note:{row['id']}:{mark_id}", triage, groups=groups)
     return of
 
 

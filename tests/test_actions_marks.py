@@ -390,3 +390,33 @@ async def test_the_unmerged_note_keeps_a_since_confidential_complaints_code_out(
     assert note == (f"Pengaduan {code}: satu pengaduan yang ditandai duplikat dari pengaduan ini ternyata "
                     "bukan duplikat (dibatalkan oleh admin Sari); pengaduan itu ditangani tersendiri.")
     assert dup_code not in note
+
+
+async def test_unmark_of_a_confidential_duplicate_held_by_triage_tells_the_confidential_triage(
+        tmp_path: Path, tg: FakeTelegram) -> None:
+    """Found in review: when no group holds the original any more but its triage group, the note
+    went through the old single-fallback path and the unmark died with an AttributeError once a
+    confidential triage group was configured."""
+    kit = Kit(tmp_path, tg)
+    add_inbox_sms(kit.smsd_db, "081234567001", "RAHASIA jalan rusak di desa Sukorejo, kontraktor minta uang",
+                  kit.clock(), timezone="UTC")
+    await kit.once()
+    code = kit.complaint()["tracking_code"]
+    kit.clock.advance(minutes=10)
+    add_inbox_sms(kit.smsd_db, "085700000002", "RAHASIA jalan rusak Sukorejo, kontraktor minta setoran",
+                  kit.clock(), timezone="UTC")
+    await kit.once()
+    dup = kit.complaint()["tracking_code"]
+    tg.push_reply(TRIASE, kit.first_message(TRIASE, dup).message_id, f"/duplikat {code}", user=OFFICER)
+    await kit.once()
+    assert kit.complaint(dup)["status"] == "duplikat"
+    data = json.loads(json.dumps(kit.data))  # the admin adds a confidential triage group afterwards
+    data["groups"].append({"name": "triase-rahasia", "sink": "tg", "chat_id": "-1001000000098",
+                           "fallback": True, "confidential": True})
+    config = tmp_path / "with-confidential-triage.yaml"
+    config.write_text(json.dumps(data), encoding="utf-8")
+    result = CliRunner().invoke(main, ["unmark", dup, "--reason", "beda kejadian", "--admin", "Sari",
+                                       "--config", str(config)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    notes = kit.rows("select target, group_name from followups where kind = 'unmerged_note'")
+    assert [(n["target"], n["group_name"]) for n in notes] == [("-1001000000098", "triase-rahasia")]
