@@ -275,3 +275,22 @@ async def test_with_the_webhook_whatsapp_groups_get_reminders(tmp_path: Path, wa
             store.close()
         reminders = [n for n in later if n.chat_id == GROUP and n.text.startswith("Pengingat")]
         assert bool(reminders) is expected, (webhook, [n.text for n in later])
+
+
+def test_the_once_only_window_covers_messages_stamped_ahead(tmp_path: Path) -> None:
+    """Found in review: with max_age_secs equal to keep_days, a message stamped a few minutes
+    ahead outlived its dedupe record and a replay acted twice."""
+    data = config(tmp_path, FakeWAHA())
+    data["sinks"]["wa"]["webhook"] = {"hmac_key": KEY, "keep_days": 1, "max_age_secs": 86400}
+    with pytest.raises(ConfigError, match="sinks.wa.webhook"):
+        parse_config(data, env={})
+    data["sinks"]["wa"]["webhook"]["max_age_secs"] = 86400 - 600
+    parse_config(data, env={})
+
+
+async def test_a_message_without_a_timestamp_is_ignored(tmp_path: Path, waha: FakeWAHA) -> None:
+    async with daemon(tmp_path, waha, config(tmp_path, waha)) as d:
+        undated = terima("3EB0N1", key_id(d.forwarded_id()))
+        del undated["payload"]["timestamp"]
+        assert (await waha.push(d.url, KEY, undated)).json() == {"ignored": "no timestamp"}
+        assert d.status() == "baru"

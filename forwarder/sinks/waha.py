@@ -47,6 +47,9 @@ from forwarder.types import ComplaintView
 
 #: WhatsApp accepts far longer texts; parts of Telegram's size keep a complaint readable on a phone
 WA_LIMIT = 4096
+#: how far ahead of the server's clock an officer's message may be stamped (WhatsApp phones' clocks
+#: drift a little); a message stamped later is ignored (forwarder.sinks.waha_webhooks)
+MAX_AHEAD_SECS = 600.0
 #: how long to wait before retrying when the WhatsApp account is not ready (a QR scan is needed)
 SESSION_RETRY_SECS = 60.0
 
@@ -100,8 +103,11 @@ class WebhookConfig(BaseModel):
 
     @model_validator(mode="after")
     def _window_inside_keep(self) -> WebhookConfig:
-        if self.max_age_secs > self.keep_days * 86400:
-            raise ValueError("max_age_secs must not exceed keep_days: an older message could be acted on twice")
+        # a message stamped up to MAX_AHEAD_SECS ahead stays "young" that much longer than its
+        # dedupe record lives (keep_days from when it was handled)
+        if self.max_age_secs + MAX_AHEAD_SECS > self.keep_days * 86400:
+            raise ValueError(f"max_age_secs plus {MAX_AHEAD_SECS:.0f} s (how far ahead a message may be stamped) "
+                             "must not exceed keep_days: an older message could be acted on twice")
         return self
 
 

@@ -44,16 +44,18 @@ src/structures/properties.dto.ts)::
   carries no timestamp header of its own, so repeats are recognised by the message id.
 
 Answers: ``200`` acted on, or ignored (another event or session, the number's own message, a chat
-that is no group of this sink, no text, older than ``max_age_secs``, stamped more than
-:data:`MAX_AHEAD_SECS` (10 minutes) ahead of the server's clock, or a message handled before); ``401`` missing or wrong ``X-Webhook-Hmac``, or an algorithm other than sha512; ``400`` a
+that is no group of this sink, no text, no ``payload.timestamp``, older than ``max_age_secs``,
+stamped more than :data:`~forwarder.sinks.waha.MAX_AHEAD_SECS` (10 minutes) ahead of the
+server's clock, or a message handled before); ``401`` missing or wrong ``X-Webhook-Hmac`` (or
+``?token=``), or an algorithm other than sha512; ``400`` a
 body that is not such an envelope; ``413`` over 1 MiB; ``503`` the database could not take the
 action now (WAHA retries).
 
 Once only: each message's id becomes the ``update_id`` of the ``telegram_updates`` table that
 :meth:`Actions.handle` consults and writes in the action's own transaction (the first 56 bits of
 the SHA-256 of ``<session>:<payload.id>``), so a webhook delivered twice is applied once. Rows
-older than ``keep_days`` are pruned; a message older than ``max_age_secs`` (which may not exceed
-``keep_days``) is never acted on, so a replayed old body cannot act twice. That window relies on
+older than ``keep_days`` are pruned; a message older than ``max_age_secs`` (which plus those 10
+minutes may not exceed ``keep_days``) is never acted on, so a replayed old body cannot act twice. That window relies on
 the message's age: one whose ``payload.timestamp`` lies more than 10 minutes in the future (a
 forged or broken stamp; WhatsApp's and the server's clocks agree within seconds with NTP) is
 ignored with reason ``from the future``, as its dedupe record could be pruned before it looks
@@ -75,6 +77,7 @@ from typing import Any
 from forwarder import casework, errors, followups
 from forwarder.actions import Actions, Incoming, Outcome
 from forwarder.health import Health, kv
+from forwarder.sinks.waha import MAX_AHEAD_SECS
 from forwarder.sinks.telegram_updates import PRUNE_EVERY_SECS, prune_when_due
 from forwarder.store import Store, iso
 
@@ -87,7 +90,6 @@ ALGORITHM = "sha512"
 MAX_BODY_BYTES = 1 << 20
 BIND_RETRY_SECS = 60.0
 #: a message stamped further ahead of this server's clock is ignored ("from the future")
-MAX_AHEAD_SECS = 600.0
 _SERIALIZED = re.compile(r"(?:true|false)_[^_]+_([^_]+)(?:_.*)?")
 
 
@@ -280,9 +282,11 @@ class WebhookListener:
         if not isinstance(text, str) or not text.strip():
             return None, "no text"
         sent = _timestamp(payload.get("timestamp"))
-        if sent is not None and (self.store.clock() - sent).total_seconds() > self.webhook.max_age_secs:
+        if sent is None:
+            return None, "no timestamp"  # WAHA always sends one; without it the age is unknown
+        if (self.store.clock() - sent).total_seconds() > self.webhook.max_age_secs:
             return None, "too old"
-        if sent is not None and (sent - self.store.clock()).total_seconds() > MAX_AHEAD_SECS:
+        if (sent - self.store.clock()).total_seconds() > MAX_AHEAD_SECS:
             return None, "from the future"  # its age, on which the once-only window relies, is unknown
         sender = payload.get("participant") or payload.get("author")
         quoted = quoted_id(payload)
