@@ -213,9 +213,12 @@ class Actions:
         return verb, args, found[0] if found else None, found[1] if found else None, found[2] if found else ""
 
     # -- applying -----------------------------------------------------------------------------
-    def handle(self, inc: Incoming) -> Outcome | None:
+    def handle(self, inc: Incoming,
+               answer: Callable[[Any, Outcome], None] | None = None) -> Outcome | None:
         """Apply one input; returns what to tell the officer, or None to stay silent (not for us,
-        or an update already handled before a restart)."""
+        or an update already handled before a restart). ``answer(conn, outcome)``, when given, is
+        called inside the transaction that records the input, so that a platform whose answers
+        are queued (WhatsApp) never applies an action without answering it."""
         if self.store.db.execute("select 1 from telegram_updates where sink = ? and update_id = ?",
                                  [inc.sink, inc.update_id]).fetchone():
             return Outcome("") if inc.callback_id else None
@@ -238,12 +241,16 @@ class Actions:
                     with casework.transaction(self.store) as conn:
                         text = self._apply(conn, inc, verb, args, dict(row), group, what)
                         self._record(conn, inc, f"{verb}:{cid}")
+                        if answer is not None and text:
+                            answer(conn, Outcome(text, applied=True))
                     self.wake()
                     return Outcome(text, applied=True)
                 except ActionRefused as exc:
                     outcome = Outcome(str(exc), alert=True)
         with casework.transaction(self.store) as conn:
             self._record(conn, inc, "ignored" if outcome is None else f"refused: {outcome.text[:200]}")
+            if answer is not None and outcome is not None and outcome.text:
+                answer(conn, outcome)
         return outcome
 
     def _record(self, conn: Any, inc: Incoming, result: str) -> None:

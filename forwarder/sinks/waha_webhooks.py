@@ -74,7 +74,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forwarder import casework, errors, followups
+from forwarder import errors, followups
 from forwarder.actions import Actions, Incoming, Outcome
 from forwarder.health import Health, kv
 from forwarder.sinks.waha import MAX_AHEAD_SECS
@@ -300,14 +300,16 @@ class WebhookListener:
                         message_id=str(payload["id"]), reply_to=reply_to, platform="wa"), ""
 
     def act(self, inc: Incoming) -> Outcome | None:
-        """Apply ``inc`` and queue the answer in the group (a reply to the officer's message).
-        Raises sqlite3.Error when the database cannot take it now."""
-        outcome = self.actions.handle(inc)
+        """Apply ``inc`` and queue the answer in the group (a reply to the officer's message), in
+        the transaction that applies and records it. Raises sqlite3.Error when the database
+        cannot take it now (nothing applied: WAHA's retry applies it)."""
+        def queue(conn: Any, outcome: Outcome) -> None:
+            followups.enqueue(conn, self.store.now(), kind="officer_answer", channel=followups.CHAT,
+                              via=self.name, target=inc.chat_id, reply_to=inc.message_id, text=outcome.text,
+                              dedupe=f"wa:{self.name}:{inc.update_id}")
+
+        outcome = self.actions.handle(inc, answer=queue)
         if outcome is not None and outcome.text:
-            with casework.transaction(self.store) as conn:
-                followups.enqueue(conn, self.store.now(), kind="officer_answer", channel=followups.CHAT,
-                                  via=self.name, target=inc.chat_id, reply_to=inc.message_id, text=outcome.text,
-                                  dedupe=f"wa:{self.name}:{inc.update_id}")
             self.wake()
         return outcome
 
