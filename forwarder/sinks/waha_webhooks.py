@@ -78,6 +78,7 @@ from forwarder import errors, followups
 from forwarder.actions import Actions, Incoming, Outcome
 from forwarder.health import Health, kv
 from forwarder.sinks.waha import MAX_AHEAD_SECS
+from forwarder.webhooks import listen
 from forwarder.sinks.telegram_updates import PRUNE_EVERY_SECS, prune_when_due
 from forwarder.store import Store, iso
 
@@ -87,7 +88,6 @@ MESSAGE = "message"
 HMAC_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
 ALGORITHM = "sha512"
-MAX_BODY_BYTES = 1 << 20
 BIND_RETRY_SECS = 60.0
 #: a message stamped further ahead of this server's clock is ignored ("from the future")
 _SERIALIZED = re.compile(r"(?:true|false)_[^_]+_([^_]+)(?:_.*)?")
@@ -186,25 +186,11 @@ class WebhookListener:
     # -- listening ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Bind the listener. Raises PermanentError when the address cannot be bound."""
-        from aiohttp import web
-
         if self._runner is not None:
             return
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_post(self.webhook.path, self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.webhook.listen_host, self.webhook.listen_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise errors.PermanentError(
-                f"cannot listen for WAHA webhooks on {self.webhook.listen_host}:{self.webhook.listen_port}: {exc}",
-                hint="free the port or change webhook.listen_port, then restart") from exc
-        self._runner = runner
-        addresses = runner.addresses
-        self.port = int(addresses[0][1]) if addresses else self.webhook.listen_port
+        self._runner, self.port = await listen(
+            self._handle, host=self.webhook.listen_host, port=self.webhook.listen_port, path=self.webhook.path,
+            what="WAHA webhooks", port_key="webhook.listen_port")
         log.info(kv(event="listening", sink=self.name,
                     address=f"{self.webhook.listen_host}:{self.port}{self.webhook.path}"))
 

@@ -51,12 +51,12 @@ from forwarder.errors import InvalidToken, PermanentError, TemporaryError
 from forwarder.health import kv
 from forwarder.phone import classify_sender
 from forwarder.types import IncomingComplaint, Polled
+from forwarder.webhooks import listen
 
 log = logging.getLogger("forwarder.sources.android_sms")
 
 #: the event this source turns into complaints (SMSGate ``WebhookEvent.SMS_RECEIVED``)
 SMS_RECEIVED = "sms:received"
-MAX_BODY_BYTES = 1 << 20
 _SPOOL_SCHEMA = """
 create table if not exists webhook_inbox (
     id integer primary key,
@@ -199,8 +199,6 @@ class Source:
         await self._bind()
 
     async def _bind(self) -> None:
-        from aiohttp import web
-
         if self._runner is not None:
             return
         try:  # the spool must be writable before the app is told OK
@@ -208,21 +206,9 @@ class Source:
         except (sqlite3.Error, OSError) as exc:
             raise PermanentError(f"SMSGate spool {self.config.spool} cannot be opened: {exc}",
                                  hint="check the path and its permissions") from exc
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_post(self.config.path, self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.config.listen_host, self.config.listen_port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise PermanentError(
-                f"cannot listen for SMSGate webhooks on {self.config.listen_host}:{self.config.listen_port}: {exc}",
-                hint="free the port or change listen_port, then restart") from exc
-        self._runner = runner
-        addresses = runner.addresses
-        self.port = int(addresses[0][1]) if addresses else self.config.listen_port
+        self._runner, self.port = await listen(
+            self._handle, host=self.config.listen_host, port=self.config.listen_port, path=self.config.path,
+            what="SMSGate webhooks", port_key="listen_port")
         log.info(kv(event="listening", source=self.name,
                     address=f"{self.config.listen_host}:{self.port}{self.config.path}"))
 
