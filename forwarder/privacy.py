@@ -64,6 +64,7 @@ Choice of tools (measured on the same complaints):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -404,34 +405,35 @@ def _name_before(text: str, m: re.Match[str], lowercase_text: bool) -> Span | No
     return span
 
 
+def _form_field(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None:
+    """The name in a form field ``m`` ("Nama Siswa : Fany"), not in a field of a place or an
+    office ("Nama Sekolah : SMP ...")."""
+    if set(m.group("label").lower().split()) & _NOT_PERSON_FIELD:
+        return None
+    return _name_after(text, m.end(), False, lowercase_text)
+
+
+def _atas_nama(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None:
+    """The name after "an" without its dot (``m``); not an acronym: "meter an PDAM", "an SMA
+    Kawung" name an office, not a person."""
+    first = _WORD.match(text, m.end())
+    if first is not None and _ACRONYM.fullmatch(first.group()):
+        return None
+    return _name_after(text, m.end(), True, lowercase_text)
+
+
 def _names(text: str) -> list[Span]:
-    spans = []
     lowercase_text = not any(c.isupper() for c in text)
-    for cue, weak in ((_STRONG_CUE, False), (_WEAK_CUE, True)):
-        for m in cue.finditer(text):
-            span = _name_after(text, m.end(), weak, lowercase_text)
-            if span is not None:
-                spans.append(span)
-    for m in _SIGN_OFF.finditer(text):
-        span = _signature(text, m, lowercase_text)
-        if span is not None:
-            spans.append(span)
-    for m in _FORM_FIELD.finditer(text):
-        if not set(m.group("label").lower().split()) & _NOT_PERSON_FIELD:
-            span = _name_after(text, m.end(), False, lowercase_text)
-            if span is not None:
-                spans.append(span)
-    for m in _NAME_BEFORE.finditer(text):
-        span = _name_before(text, m, lowercase_text)
-        if span is not None:
-            spans.append(span)
-    for m in _AN_CUE.finditer(text):
-        first = _WORD.match(text, m.end())
-        if first is not None and _ACRONYM.fullmatch(first.group()):
-            continue  # "meter an PDAM", "an SMA Kawung": an office, not a person
-        span = _name_after(text, m.end(), True, lowercase_text)
-        if span is not None:
-            spans.append(span)
+    # each cue with how the name after it is read (None: no name there)
+    readers: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Span | None]], ...] = (
+        (_STRONG_CUE, lambda m: _name_after(text, m.end(), False, lowercase_text)),
+        (_WEAK_CUE, lambda m: _name_after(text, m.end(), True, lowercase_text)),
+        (_SIGN_OFF, lambda m: _signature(text, m, lowercase_text)),
+        (_FORM_FIELD, lambda m: _form_field(text, m, lowercase_text)),
+        (_NAME_BEFORE, lambda m: _name_before(text, m, lowercase_text)),
+        (_AN_CUE, lambda m: _atas_nama(text, m, lowercase_text)),
+    )
+    spans = [span for cue, read in readers for m in cue.finditer(text) if (span := read(m)) is not None]
     for m in _BARE_CUE.finditer(text):
         span = _bare_name(text, m.start(), m.end())
         if span is None:
