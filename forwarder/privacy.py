@@ -399,10 +399,17 @@ def _name_before(text: str, m: re.Match[str], lowercase_text: bool) -> Span | No
     span = _name_after(text, m.end(), True, lowercase_text)
     if span is None or _ACRONYM.fullmatch(text[span.start:span.end]):
         return None
-    others = [w for w in _WORD.findall(text[:span.start] + " " + text[span.end:]) if _style(w) != "upper"]
-    if others and sum(_style(w) == "title" for w in others) / len(others) >= 0.5:
+    share = _title_share(text, span)
+    if share is not None and share >= 0.5:
         return None  # "Saya Tidak Tahu Nama Tukang Sapu Nya": Title Case says nothing
     return span
+
+
+def _title_share(text: str, span: Span) -> float | None:
+    """The share of the words of ``text`` outside ``span`` (acronyms such as NIK or RT aside) in
+    Title Case, None when there are none: at 0.5 or more a capital letter says nothing of a name."""
+    others = [w for w in _WORD.findall(text[:span.start] + " " + text[span.end:]) if _style(w) != "upper"]
+    return sum(_style(w) == "title" for w in others) / len(others) if others else None
 
 
 def _form_field(text: str, m: re.Match[str], lowercase_text: bool) -> Span | None:
@@ -438,9 +445,8 @@ def _names(text: str) -> list[Span]:
         span = _bare_name(text, m.start(), m.end())
         if span is None:
             continue
-        # the other words (acronyms such as NIK or RT aside) must not be Title Case throughout
-        others = [w for w in _WORD.findall(text[:span.start] + " " + text[span.end:]) if _style(w) != "upper"]
-        if others and sum(_style(w) == "title" for w in others) / len(others) < 0.5:
+        share = _title_share(text, span)
+        if share is not None and share < 0.5:  # other words there, not Title Case throughout
             spans.append(span)
     return spans
 
